@@ -1,0 +1,60 @@
+#pragma once
+// The replica layout over an ObjectStore: LTX keys per level, listings, and
+// object timestamps. Litestream v0.5 compatible (compat reference section 2):
+//   file layout: <prefix>/ltx/<level>/<min>-<max>.ltx
+//   s3 layout:   <prefix>/<level %04x>/<min>-<max>.ltx
+// There is no manifest: replica state is derived from listings.
+// Thread-safe (holds no mutable state besides the store).
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/io.h"
+#include "storage/object_store.h"
+#include "storage/url.h"
+
+namespace walship::replica {
+
+struct LtxFileInfo {
+  int level = 0;
+  uint64_t min_txid = 0;
+  uint64_t max_txid = 0;
+  uint64_t size = 0;
+  int64_t created_ms = 0;  // the LTX header timestamp as stored with the object
+  std::string key;
+};
+
+class Replica {
+ public:
+  Replica(std::shared_ptr<storage::ObjectStore> store, std::string prefix, storage::KeyLayout layout);
+  explicit Replica(storage::OpenedReplica r) : Replica(std::move(r.store), std::move(r.prefix), r.layout) {}
+
+  storage::ObjectStore* store() const { return store_.get(); }
+  std::string Describe() const { return store_->Describe(); }
+
+  std::string LevelDir(int level) const;  // with trailing '/'
+  std::string Key(int level, uint64_t min_txid, uint64_t max_txid) const;
+
+  // Files of one level with MinTXID >= seek, sorted by (MinTXID, MaxTXID).
+  // Names that are not LTX file names are ignored.
+  Result<std::vector<LtxFileInfo>> ListLevel(int level, uint64_t seek = 0) const;
+  // All levels 0..9, concatenated level by level.
+  Result<std::vector<LtxFileInfo>> ListAll() const;
+  // Highest MaxTXID at a level; 0 if empty.
+  Result<uint64_t> MaxTxid(int level) const;
+
+  // Uploads a local LTX file; never overwrites (kAlreadyExists).
+  Status Upload(int level, uint64_t min_txid, uint64_t max_txid, const std::string& local_path,
+                int64_t timestamp_ms) const;
+  Result<std::unique_ptr<Source>> Open(const LtxFileInfo& f, uint64_t offset = 0) const;
+  Status Delete(const std::vector<LtxFileInfo>& files) const;
+
+ private:
+  std::shared_ptr<storage::ObjectStore> store_;
+  std::string prefix_;
+  storage::KeyLayout layout_;
+};
+
+}  // namespace walship::replica
