@@ -3,14 +3,23 @@
 // legacy frame) per page. Validates as compat reference 1.11, plus stricter
 // checks a careful reader should make: decompressed size == page size, block
 // size bounded by LZ4_compressBound(page size), pgno <= Commit, no lock page,
-// ascending page order, the page index consistent with the frames read, and
-// the file checksum. Any violation -> kCorruption with the offset; never a
-// crash. Memory: one page + one compressed page + the index.
+// ascending page order, snapshots holding exactly pages 1..Commit (lock page
+// skipped), the page index consistent with the frames read, the trailer rules
+// (PostApply zero without checksums, flagged otherwise), the file checksum,
+// and no data after the trailer. Any violation -> kCorruption naming the offset
+// and the problem; never a crash. Errors of the Source pass through with the
+// offset as context. After any error every later call returns that error.
+//
+// Reads the Source in large chunks into its own buffer (it may read ahead, so
+// the Source is consumed to its end). Memory: the read buffer (about two
+// compressed pages or set_read_buffer_size(), 256 KiB by default) + the index
+// (24 bytes per page unless set_keep_page_index(false)). Not thread-safe.
 //
 // Usage: Decoder d(&src); d.DecodeHeader(); while (d.NextPage(&pgno, buf)) ...;
 // d.Close() (reads the index and trailer, checks the file checksum).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +28,9 @@
 #include "ltx/format.h"
 
 namespace walship::ltx {
+namespace internal {
+class PageFrameDecoder;
+}  // namespace internal
 
 class Decoder {
  public:
@@ -37,24 +49,57 @@ class Decoder {
 
   const Header& header() const { return header_; }
   const Trailer& trailer() const { return trailer_; }
+  // Entries as read, once Close() succeeded (the frames seen, before that).
   const std::vector<PageIndexEntry>& page_index() const { return index_; }
   uint64_t bytes_read() const { return offset_; }
+  // Call before DecodeHeader. When false, page_index() stays empty and memory
+  // no longer grows with the file; the index is still checked against the
+  // frames (count, order, offsets, and a hash of pgnos and sizes).
+  void set_keep_page_index(bool keep) { keep_index_ = keep; }
+  // Call before DecodeHeader: size of the read buffer (default 256 KiB; never
+  // less than two compressed pages). Smaller saves memory when many decoders
+  // run at once (a merge of many inputs), larger means fewer Source reads.
+  void set_read_buffer_size(size_t bytes) { read_buffer_size_ = bytes; }
 
  private:
-  Status ReadRaw(void* p, size_t n);  // reads and advances offset_
+  // Makes n bytes available at buf_[pos_]; kCorruption at end of stream.
+  Status Fill(size_t n, const char* what);
+  const uint8_t* cur() const { return reinterpret_cast<const uint8_t*>(buf_.data()) + pos_; }
+  size_t avail() const { return end_ - pos_; }
+  void Consume(size_t n) { pos_ += n; offset_ += n; }
+  Status CorruptAt(uint64_t off, const std::string& msg) const;
+  Result<bool> ReadPage(uint32_t* pgno, uint8_t* buf);
+  Status CheckPageOrder(uint64_t off, uint32_t pgno) const;
+  Status ReadFramePayload(uint64_t off, uint32_t pgno, uint8_t* buf);
+  Status EndOfPages(uint64_t off);
+  Result<uint64_t> ReadUvarint(const char* what);
+  Status ReadIndex();
+  Status ReadTrailer();
+  Status CheckEof();
+  Status Sticky(Status s);
+
   Source* src_;
   Header header_;
   Trailer trailer_;
   bool header_read_ = false;
   bool pages_done_ = false;
-  uint64_t offset_ = 0;
+  bool closed_ = false;
+  bool keep_index_ = true;
+  size_t read_buffer_size_ = 256 * 1024;
+  Status error_;
+  uint64_t offset_ = 0;  // bytes consumed from the Source
   uint32_t last_pgno_ = 0;
   Crc64 crc_;
-  std::string cbuf_;
-  std::vector<PageIndexEntry> frames_;  // what we actually saw, for cross-check
+  std::string buf_;  // read buffer: valid bytes are [pos_, end_)
+  size_t pos_ = 0;
+  size_t end_ = 0;
+  bool eof_ = false;
+  uint64_t frame_count_ = 0;
+  uint64_t pages_end_ = 0;  // offset of the end-of-pages marker
+  Crc64 frames_hash_;       // over (pgno, size) of every frame, for the index check
   std::vector<PageIndexEntry> index_;
   uint64_t db_checksum_ = 0;  // rolling, for checksum-tracked snapshots
-  void* lz4f_dctx_ = nullptr;
+  std::unique_ptr<internal::PageFrameDecoder> frame_decoder_;  // created on the first frame page
 };
 
 // Decodes one whole file held in memory and verifies it: the `ltx verify` of

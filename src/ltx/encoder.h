@@ -32,7 +32,10 @@ class Encoder {
   // data: exactly header.page_size bytes.
   Status EncodePage(uint32_t pgno, const uint8_t* data);
   // Writes the end marker, page index and trailer. post_apply_checksum must be
-  // 0 when the header has NoChecksum.
+  // 0 when the header has NoChecksum; otherwise it carries the checksum flag,
+  // and for a snapshot it must equal the rolling checksum of the pages written
+  // (ChecksumFlag alone when Commit is 0). A snapshot must hold every page
+  // 1..Commit (lock page excepted). Violations -> kInvalidArgument.
   Status Close(uint64_t post_apply_checksum = 0);
 
   const Header& header() const { return header_; }
@@ -42,6 +45,10 @@ class Encoder {
 
  private:
   Status WriteRaw(const void* p, size_t n);  // writes and advances offset_, no checksum
+  Status CheckPageOrder(uint32_t pgno) const;
+  Status CheckTrailer(uint64_t post_apply_checksum) const;
+  // Compresses one page into cbuf_ after the page header; returns the frame size.
+  Result<size_t> CompressPage(const uint8_t* data);
   Sink* sink_;
   PageEncoding encoding_;
   Header header_;
@@ -54,6 +61,7 @@ class Encoder {
   std::string index_;  // uvarint page index being built
   std::string cbuf_;   // compression scratch
   uint64_t file_checksum_ = 0;
+  uint64_t db_checksum_ = 0;  // XOR of page checksums, for checksum-tracked snapshots
   void* lz4f_ctx_ = nullptr;  // LZ4F_cctx* for kFrame
 };
 

@@ -3,6 +3,9 @@
 // object timestamps. Litestream v0.5 compatible (compat reference section 2):
 //   file layout: <prefix>/ltx/<level>/<min>-<max>.ltx
 //   s3 layout:   <prefix>/<level %04x>/<min>-<max>.ltx
+// The file layout has no leading '/' when the prefix is empty ("ltx/0/...");
+// the s3 layout joins by hand as Litestream does, so an empty prefix gives
+// "/0000/..." (compat reference 2.1 quirks; the S3 URL parser picks prefixes).
 // There is no manifest: replica state is derived from listings.
 // Thread-safe (holds no mutable state besides the store).
 
@@ -48,7 +51,9 @@ class Replica {
   // Uploads a local LTX file; never overwrites (kAlreadyExists).
   Status Upload(int level, uint64_t min_txid, uint64_t max_txid, const std::string& local_path,
                 int64_t timestamp_ms) const;
+  // Open and Delete use f.key when set, else the key computed from level/min/max.
   Result<std::unique_ptr<Source>> Open(const LtxFileInfo& f, uint64_t offset = 0) const;
+  // Deletes in batches of at most 1000 keys; missing files are not an error.
   Status Delete(const std::vector<LtxFileInfo>& files) const;
 
  private:

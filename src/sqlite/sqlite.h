@@ -72,7 +72,13 @@ class Stmt {
 };
 
 // PRAGMA quick_check / integrity_check on a database file opened read-only.
-// Returns ok if the first row is "ok", else kCorruption with the first rows.
-Status IntegrityCheck(const std::string& path, bool full);
+// Returns ok if the first row is "ok", else kCorruption listing the first 5
+// problems (SQLite packs b-tree problems into one row, one per line; they are
+// counted per line). A missing file -> kNotFound (nothing is created); a file
+// that is not a database or whose pages cannot be read -> kCorruption. Note a
+// 0-byte file is an empty database to SQLite and passes.
+// immutable: open as "file:...?immutable=1" (no locks, no -wal/-shm created),
+// for a file nobody else has open, such as a restore's temp output.
+Status IntegrityCheck(const std::string& path, bool full, bool immutable = false);
 
 }  // namespace walship::sqlite

@@ -1,5 +1,7 @@
 #pragma once
-// In-memory ObjectStore for tests. Thread-safe. Counts calls per operation.
+// In-memory ObjectStore for tests. Thread-safe (one mutex, never held while
+// reading a Put body). Counts calls per operation. Timestamps: the Put's
+// timestamp_ms, else the wall clock at Put. A short body is kInvalidArgument.
 
 #include <atomic>
 #include <map>
@@ -13,13 +15,16 @@ class MemStore final : public ObjectStore {
  public:
   std::string Describe() const override { return "mem://"; }
   Status Put(const std::string& key, Source* body, uint64_t size, const PutOptions& opts) override;
-  Result<std::unique_ptr<Source>> Open(const std::string& key, uint64_t offset,
-                                       std::optional<uint64_t> length) override;
+  // Same defaults as ObjectStore, so calls through the concrete type may omit them.
+  Result<std::unique_ptr<Source>> Open(const std::string& key, uint64_t offset = 0,
+                                       std::optional<uint64_t> length = std::nullopt) override;
   Result<ObjectInfo> Head(const std::string& key) override;
-  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after) override;
+  Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") override;
   Status Delete(const std::vector<std::string>& keys) override;
 
   // Test helpers.
+  // Flips every bit of one byte of a stored object; no-op if the key is
+  // missing or the offset is past its end.
   void Corrupt(const std::string& key, size_t byte_offset);
   size_t object_count() const;
   std::atomic<int> puts{0}, gets{0}, heads{0}, lists{0}, deletes{0};

@@ -1,7 +1,9 @@
 #pragma once
 // Replica URLs -> ObjectStore + prefix + key layout.
-// file:///abs/dir or a plain path -> FileStore(dir), layout kFile.
-// (s3:// comes with the S3 backend.)
+// file:///abs/dir or a plain path (relative ones are made absolute against
+// the current directory) -> FileStore(dir), prefix "", layout kFile. The
+// directory is created if missing. Other schemes (s3://, gs://, ...) are
+// kInvalidArgument until their backend is built.
 
 #include <memory>
 #include <string>
@@ -23,6 +25,10 @@ struct OpenedReplica {
 };
 
 bool LooksLikeUrl(const std::string& s);  // has "scheme://"
+// Removes user info ("user:secret@") from a URL's authority; other strings unchanged.
+std::string RedactUrl(const std::string& url);
+// Errors: kInvalidArgument for a malformed or unsupported URL (the message
+// names the problem); file system errors from creating the directory.
 Result<OpenedReplica> OpenReplicaUrl(const std::string& url);
 
 }  // namespace walship::storage

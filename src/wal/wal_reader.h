@@ -64,12 +64,17 @@ class Reader {
   // frame boundary, >= 32). For offset > 32 the previous frame is read to seed
   // the running checksum (its own checksum is not re-verified) and must carry
   // the header's salts; otherwise kFailedPrecondition ("previous frame salt
-  // mismatch") and the caller should restart from offset 32.
+  // mismatch"; also when the previous frame is missing because the WAL is
+  // shorter) and the caller should restart from offset 32. An offset that is
+  // not a frame boundary -> kInvalidArgument. A failed Seek leaves the reader
+  // where it was.
   Status Seek(uint64_t offset);
 
   // Reads the next valid frame; page (page_size bytes) may be null to skip the
   // data (the checksum is still verified). Returns false at the end of the
-  // valid frames of this WAL generation.
+  // valid frames of this WAL generation (short frame, foreign salts, pgno 0,
+  // checksum mismatch) and keeps returning false there; frame and page are
+  // written only when it returns true. Errors are I/O errors only.
   Result<bool> Next(Frame* frame, uint8_t* page);
 
   // Offset of the next frame to be read.
@@ -89,7 +94,8 @@ Result<Frame> ReadFrameHeader(const File& f, uint64_t offset);
 
 // Scans frame headers from offset 32 to the end of the file and returns the
 // distinct (salt1, salt2) pairs in the order met (no checksum checks): used to
-// tell one WAL restart from several. Reads headers only.
+// tell one WAL restart from several. Reads headers only (a trailing frame
+// header whose page is cut off still counts). Invalid page_size -> kInvalidArgument.
 Result<std::vector<std::pair<uint32_t, uint32_t>>> ScanFrameSalts(const File& f, uint32_t page_size);
 
 }  // namespace walship::wal

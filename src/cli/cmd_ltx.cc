@@ -1,0 +1,74 @@
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "base/file.h"
+#include "base/timefmt.h"
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/exit_codes.h"
+#include "ltx/format.h"
+#include "storage/url.h"
+
+namespace walship::cli {
+
+// Resolves the positional argument of ltx/restore: with -config a database
+// path, else a replica URL or directory.
+Result<std::string> ResolveReplica(const std::string& arg, const std::string& config_path, bool expand_env,
+                                   std::string* db_path) {
+  if (config_path.empty()) return arg;
+  WALSHIP_ASSIGN_OR_RETURN(daemon::Config cfg, LoadConfig(config_path, expand_env));
+  WALSHIP_ASSIGN_OR_RETURN(daemon::DbConfig db, FindDb(cfg, arg, config_path));
+  if (db_path) *db_path = db.path;
+  return ReplicaUrlOf(db);
+}
+
+int CmdLtx(std::vector<std::string> args) {
+  CLI::App app{"List the LTX files of a replica.\n\nUsage: walship ltx [flags] REPLICA_URL | -config FILE DB_PATH",
+               "ltx"};
+  std::string config_path, level_s = "0", target;
+  bool no_expand_env = false, json = false;
+  app.add_option("--config", config_path, "config file; the argument is then a database path");
+  app.add_flag("--no-expand-env", no_expand_env, "do not expand $VARS in the config file");
+  app.add_flag("--json", json, "print JSON");
+  app.add_option("--level", level_s, "level 0..9 or 'all' (default 0)");
+  app.add_option("target", target, "REPLICA_URL, directory, or (with -config) DB_PATH")->required();
+  if (auto rc = Parse(app, args)) return *rc;
+  SetupLogging("warn");
+  std::vector<int> levels;
+  if (level_s == "all") {
+    for (int l = 0; l <= ltx::kMaxLevel; l++) levels.push_back(l);
+  } else {
+    if (level_s.empty() || level_s.size() > 1 || level_s[0] < '0' || level_s[0] > '9') {
+      return Fail(InvalidArgument("invalid -level \"" + level_s + "\": want 0..9 or all"));
+    }
+    levels.push_back(level_s[0] - '0');
+  }
+  auto url = ResolveReplica(target, config_path, !no_expand_env, nullptr);
+  if (!url.ok()) return Fail(url.status());
+  auto r = OpenReplica(*url);
+  if (!r.ok()) return Fail(r.status());
+  nlohmann::json out = nlohmann::json::array();
+  if (!json) std::printf("%-6s %-17s %-17s %12s  %s\n", "level", "min_txid", "max_txid", "size", "created");
+  for (int level : levels) {
+    auto files = (*r)->ListLevel(level);
+    if (!files.ok()) return Fail(files.status().WithContext("ltx: list level " + std::to_string(level)));
+    for (const auto& f : *files) {
+      if (json) {
+        out.push_back({{"level", f.level},
+                       {"min_txid", ltx::FormatTxid(f.min_txid)},
+                       {"max_txid", ltx::FormatTxid(f.max_txid)},
+                       {"size", f.size},
+                       {"created", FormatRfc3339Ms(f.created_ms)}});
+      } else {
+        std::printf("%-6d %-17s %-17s %12llu  %s\n", f.level, ltx::FormatTxid(f.min_txid).c_str(),
+                    ltx::FormatTxid(f.max_txid).c_str(), (unsigned long long)f.size,
+                    FormatRfc3339Ms(f.created_ms).c_str());
+      }
+    }
+  }
+  if (json) std::printf("%s\n", out.dump(2).c_str());
+  return kExitOk;
+}
+
+}  // namespace walship::cli

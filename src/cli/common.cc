@@ -1,0 +1,77 @@
+#include "cli/common.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "base/file.h"
+#include "base/log.h"
+#include "cli/commands.h"
+#include "cli/exit_codes.h"
+#include "storage/url.h"
+
+namespace walship::cli {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "walship: %s\n", s.message().c_str());
+  return ExitCodeFor(s);
+}
+
+std::optional<int> Parse(CLI::App& app, std::vector<std::string> args) {
+  std::reverse(args.begin(), args.end());  // CLI11 consumes from the back
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "walship %s: %s\nRun 'walship %s -h' for help.\n", app.get_name().c_str(), e.what(),
+                 app.get_name().c_str());
+    return kExitUsage;
+  }
+  return std::nullopt;
+}
+
+std::string DefaultConfigPath() {
+  for (const char* env : {"WALSHIP_CONFIG", "LITESTREAM_CONFIG"}) {
+    const char* v = std::getenv(env);
+    if (v && *v) return v;
+  }
+  for (const char* p : {"/etc/walship.yml", "/etc/litestream.yml"}) {
+    if (FileExists(p)) return p;
+  }
+  return "/etc/walship.yml";
+}
+
+Result<daemon::Config> LoadConfig(const std::string& path, bool expand_env) {
+  auto cfg = daemon::LoadConfigFile(path, expand_env);
+  if (!cfg.ok()) return cfg.status();
+  for (const auto& w : cfg->warnings) WLOG_WARN("config {}: {}", path, w);
+  return cfg;
+}
+
+Result<daemon::DbConfig> FindDb(const daemon::Config& cfg, const std::string& db_path, const std::string& cfg_path) {
+  std::string want = AbsPath(db_path);
+  for (const auto& db : cfg.dbs) {
+    if (AbsPath(db.path) == want) return db;
+  }
+  return NotFound("database " + want + " is not in config " + cfg_path);
+}
+
+std::string ReplicaUrlOf(const daemon::DbConfig& db) {
+  return db.replica.url.empty() ? db.replica.path : db.replica.url;
+}
+
+Result<std::shared_ptr<replica::Replica>> OpenReplica(const std::string& url_or_dir) {
+  WALSHIP_ASSIGN_OR_RETURN(storage::OpenedReplica r, storage::OpenReplicaUrl(url_or_dir));
+  return std::make_shared<replica::Replica>(std::move(r));
+}
+
+void SetupLogging(const std::string& level) {
+  if (!InitLogging(level)) {
+    InitLogging("info");
+    WLOG_WARN("unknown log level \"{}\"; using info", level);
+  }
+}
+
+}  // namespace walship::cli

@@ -1,0 +1,262 @@
+// DbSyncer + Uploader + restore with the real SQLite library on temp dirs.
+// Writes come from a connection in this process (deterministic); the
+// end-to-end tests in tests/e2e use a writer in a separate process.
+#include "replicate/db_syncer.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <memory>
+#include <string>
+
+#include "base/file.h"
+#include "ltx/format.h"
+#include "replica/replica.h"
+#include "replicate/replicator.h"
+#include "replicate/uploader.h"
+#include "restore/restore.h"
+#include "sqlite/sqlite.h"
+#include "storage/file_store.h"
+
+namespace walship::replicate {
+namespace {
+
+class SyncerTest : public ::testing::TestWithParam<uint32_t> {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/walship-syncer-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_path_ = JoinPath(dir_, "app.db");
+    replica_dir_ = JoinPath(dir_, "replica");
+    auto app = sqlite::Db::Open(db_path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    ASSERT_TRUE(app.ok());
+    app_ = std::move(app).value();
+    ASSERT_TRUE(app_.Exec("PRAGMA page_size = " + std::to_string(GetParam())).ok());
+    ASSERT_TRUE(app_.Exec("PRAGMA journal_mode = wal").ok());
+    ASSERT_TRUE(app_.Exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB)").ok());
+    auto store = storage::FileStore::Create(replica_dir_);
+    ASSERT_TRUE(store.ok());
+    replica_ = std::make_shared<replica::Replica>(std::shared_ptr<storage::ObjectStore>(std::move(store).value()), "",
+                                                  storage::KeyLayout::kFile);
+  }
+  void TearDown() override {
+    syncer_.reset();
+    app_.Close().IgnoreError();
+    RemoveTree(dir_).IgnoreError();
+  }
+
+  SyncerOptions Opts() {
+    SyncerOptions o;
+    o.db_path = db_path_;
+    o.min_checkpoint_page_count = 0;
+    o.checkpoint_interval_ms = 0;
+    return o;
+  }
+  void OpenSyncer() {
+    syncer_ = std::make_unique<DbSyncer>(Opts());
+    ASSERT_TRUE(syncer_->Open().ok());
+    uploader_ = std::make_unique<Uploader>(db_path_, DefaultMetaDir(db_path_), replica_);
+    ASSERT_TRUE(uploader_->Init().ok());
+  }
+  SyncResult Sync() {
+    auto r = syncer_->SyncOnce();
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    auto n = uploader_->UploadPending(syncer_->Position());
+    EXPECT_TRUE(n.ok()) << n.status().message();
+    return r.ok() ? *r : SyncResult{};
+  }
+  void Write(int from, int n, int size = 100) {
+    ASSERT_TRUE(app_.Exec("BEGIN").ok());
+    for (int i = from; i < from + n; i++) {
+      ASSERT_TRUE(app_.Exec("INSERT OR REPLACE INTO t VALUES (" + std::to_string(i) + ", randomblob(" +
+                            std::to_string(size) + "))")
+                      .ok());
+    }
+    ASSERT_TRUE(app_.Exec("COMMIT").ok());
+  }
+  std::string Content(sqlite::Db& db) {
+    auto s = db.QueryText("SELECT count(*) || ':' || coalesce(group_concat(id || '=' || hex(v), ','), '') FROM (SELECT * FROM t ORDER BY id)");
+    return s.ok() ? *s : "error: " + s.status().message();
+  }
+  std::string AppContent() { return Content(app_); }
+  std::string Restored(std::optional<uint64_t> txid = std::nullopt) {
+    restore::RestoreOptions o;
+    o.output = JoinPath(dir_, "restored-" + std::to_string(restores_++) + ".db");
+    o.point.txid = txid;
+    o.integrity = restore::IntegrityCheck::kFull;
+    auto r = restore::Restore(*replica_, o);
+    if (!r.ok()) return "restore failed: " + r.status().message();
+    auto db = sqlite::Db::Open(o.output, SQLITE_OPEN_READONLY);
+    if (!db.ok()) return "open failed";
+    return Content(*db);
+  }
+
+  std::string dir_, db_path_, replica_dir_;
+  sqlite::Db app_;
+  std::shared_ptr<replica::Replica> replica_;
+  std::unique_ptr<DbSyncer> syncer_;
+  std::unique_ptr<Uploader> uploader_;
+  int restores_ = 0;
+};
+
+TEST_P(SyncerTest, FirstSyncIsASnapshotAndRestoresExactly) {
+  Write(1, 50);
+  OpenSyncer();
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.wrote);
+  EXPECT_TRUE(r.snapshot);
+  EXPECT_EQ(r.txid, 1u);
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, EachSyncBecomesOneL0AndEveryTxidRestores) {
+  OpenSyncer();
+  Sync();
+  std::vector<std::string> states = {AppContent()};
+  for (int i = 0; i < 6; i++) {
+    Write(i * 10, 10 + i, 200 + 37 * i);
+    SyncResult r = Sync();
+    ASSERT_TRUE(r.wrote);
+    EXPECT_FALSE(r.snapshot) << r.reason;
+    EXPECT_EQ(r.txid, uint64_t(i + 2));
+    states.push_back(AppContent());
+  }
+  EXPECT_FALSE(syncer_->SyncOnce()->wrote) << "no commits: no file";
+  for (uint64_t t = 1; t <= states.size(); t++) EXPECT_EQ(Restored(t), states[t - 1]) << "txid " << t;
+}
+
+TEST_P(SyncerTest, OwnCheckpointRestartsTheWalWithoutAFullL0) {
+  OpenSyncer();
+  Sync();
+  for (int round = 0; round < 3; round++) {
+    Write(round * 100, 40, 500);
+    Sync();
+    auto c = syncer_->MaybeCheckpoint(/*force=*/true);
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_TRUE(*c);
+    Write(round * 100 + 50, 5);
+    SyncResult r = Sync();
+    EXPECT_TRUE(r.wrote);
+    EXPECT_FALSE(r.snapshot) << r.reason;
+  }
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, AppCheckpointsCannotOutrunTheReadTransaction) {
+  OpenSyncer();
+  Sync();
+  Write(1, 30);
+  // The app's own PASSIVE checkpoint may backfill, but cannot restart the WAL
+  // under our read mark; TRUNCATE gives up (busy) instead of dropping frames.
+  ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+  ASSERT_TRUE(app_.Exec("PRAGMA busy_timeout = 10").ok());
+  app_.Exec("PRAGMA wal_checkpoint(TRUNCATE)").IgnoreError();
+  Write(31, 30);
+  SyncResult r = Sync();
+  EXPECT_FALSE(r.snapshot) << r.reason;
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, RestartResumesFromTheLocalPosition) {
+  OpenSyncer();
+  Write(1, 10);
+  Sync();
+  Write(11, 10);
+  Sync();
+  ASSERT_TRUE(syncer_->Close().ok());
+  Write(21, 10);  // committed while walship is down; the WAL keeps it
+  OpenSyncer();
+  EXPECT_EQ(syncer_->Position(), 2u);
+  SyncResult r = Sync();
+  EXPECT_EQ(r.txid, 3u);
+  EXPECT_FALSE(r.snapshot) << r.reason;
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, WalRestartWhileDownForcesAFullL0) {
+  OpenSyncer();
+  Write(1, 10);
+  Sync();
+  ASSERT_TRUE(syncer_->Close().ok());
+  ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  Write(11, 10);
+  OpenSyncer();
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.snapshot);
+  EXPECT_NE(r.reason.find("salts"), std::string::npos) << r.reason;
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, SecondSyncerOnTheSameDatabaseIsRefused) {
+  OpenSyncer();
+  DbSyncer second(Opts());
+  Status s = second.Open();
+  EXPECT_EQ(s.code(), Code::kAlreadyExists);
+  EXPECT_NE(s.message().find("already running"), std::string::npos);
+}
+
+TEST_P(SyncerTest, ShrinkAndVacuumRestoreExactly) {
+  OpenSyncer();
+  Write(1, 200, 300);
+  Sync();
+  ASSERT_TRUE(app_.Exec("DELETE FROM t WHERE id > 20").ok());
+  Sync();
+  ASSERT_TRUE(app_.Exec("VACUUM").ok());
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.wrote);
+  EXPECT_EQ(Restored(), AppContent());
+  Write(300, 50, 1000);  // grow again
+  Sync();
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, LostMetaDirContinuesAfterTheReplicaWithoutOverwriting) {
+  OpenSyncer();
+  Write(1, 10);
+  Sync();
+  Write(11, 10);
+  Sync();
+  ASSERT_TRUE(syncer_->Close().ok());
+  syncer_.reset();
+  ASSERT_TRUE(RemoveTree(DefaultMetaDir(db_path_)).ok());
+  Write(21, 10);
+  ReplicatorOptions ro;
+  ro.syncer = Opts();
+  Replicator rep(ro, replica_);
+  ASSERT_TRUE(rep.OpenAndReconcile().ok());
+  EXPECT_EQ(rep.syncer().Position(), 2u);
+  ASSERT_TRUE(rep.SyncUntilCaughtUp().ok());
+  EXPECT_EQ(rep.syncer().Position(), 3u);
+  auto n = rep.uploader().UploadPending(rep.syncer().Position());
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  ASSERT_TRUE(rep.syncer().Close().ok());
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, SnapshotAtPositionRestoresAlone) {
+  ReplicatorOptions ro;
+  ro.syncer = Opts();
+  Replicator rep(ro, replica_);
+  Write(1, 30);
+  ASSERT_TRUE(rep.OpenAndReconcile().ok());
+  ASSERT_TRUE(rep.SyncUntilCaughtUp().ok());
+  ASSERT_TRUE(rep.MaybeSnapshot(false).ok());
+  Write(31, 30);
+  ASSERT_TRUE(rep.SyncUntilCaughtUp().ok());
+  ASSERT_TRUE(rep.MaybeSnapshot(/*force=*/true).ok());
+  ASSERT_TRUE(rep.uploader().UploadPending(rep.syncer().Position()).ok());
+  auto snaps = replica_->ListLevel(ltx::kSnapshotLevel);
+  ASSERT_TRUE(snaps.ok());
+  ASSERT_EQ(snaps->size(), 2u);
+  EXPECT_EQ((*snaps)[1].max_txid, 2u);
+  // Remove L0 so only the snapshot can serve the latest restore.
+  auto l0 = replica_->ListLevel(0);
+  ASSERT_TRUE(replica_->Delete(*l0).ok());
+  ASSERT_TRUE(rep.syncer().Close().ok());
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+INSTANTIATE_TEST_SUITE_P(PageSizes, SyncerTest, ::testing::Values(512u, 4096u, 65536u));
+
+}  // namespace
+}  // namespace walship::replicate

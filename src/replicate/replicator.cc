@@ -1,0 +1,197 @@
+#include "replicate/replicator.h"
+
+#include <algorithm>
+
+#include "base/log.h"
+#include "ltx/format.h"
+
+namespace walship::replicate {
+
+namespace {
+constexpr int64_t kMaxBackoffMs = 5 * 60 * 1000;
+}
+
+Replicator::Replicator(ReplicatorOptions opts, std::shared_ptr<replica::Replica> replica)
+    : opts_(std::move(opts)),
+      replica_(replica),
+      syncer_(opts_.syncer),
+      uploader_(opts_.syncer.db_path,
+                opts_.syncer.meta_dir.empty() ? DefaultMetaDir(opts_.syncer.db_path) : opts_.syncer.meta_dir,
+                std::move(replica), opts_.syncer.clock) {}
+
+Replicator::~Replicator() { Stop().IgnoreError(); }
+
+Status Replicator::OpenAndReconcile() {
+  // Learn the replica's position before pinning the WAL: if the replica is
+  // unreachable we must not hold the app's WAL hostage while we wait.
+  WALSHIP_RETURN_IF_ERROR_CTX(uploader_.Init(), "list replica " + replica_->Describe());
+  WALSHIP_RETURN_IF_ERROR(syncer_.Open());
+  const uint64_t remote = uploader_.remote_txid();
+  const uint64_t local = syncer_.Position();
+  Status s;
+  if (remote > local) {
+    auto path = uploader_.FetchRemoteL0(remote);
+    s = path.ok() ? syncer_.ReconcileWithReplica(remote, *path) : path.status();
+  } else if (remote < local) {
+    s = syncer_.ReconcileWithReplica(remote, "");
+  }
+  if (!s.ok()) {
+    syncer_.Close().IgnoreError();
+    return s.WithContext("reconcile with replica");
+  }
+  WLOG_INFO("{}: replicating to {} (local {}, replica {})", db_path(), replica_->Describe(),
+            ltx::FormatTxid(syncer_.Position()), ltx::FormatTxid(remote));
+  return Status::OK();
+}
+
+Status Replicator::SyncUntilCaughtUp() {
+  while (true) {
+    WALSHIP_ASSIGN_OR_RETURN(SyncResult r, syncer_.SyncOnce());
+    if (r.caught_up) return Status::OK();
+  }
+}
+
+Status Replicator::MaybeSnapshot(bool force) {
+  const uint64_t pos = syncer_.Position();
+  if (pos == 0) return Status::OK();
+  const uint64_t snap = uploader_.snapshot_txid();
+  const int64_t now = opts_.syncer.clock->NowMs();
+  bool due = snap == 0 || (pos > snap && now - uploader_.snapshot_time_ms() >= opts_.snapshot_interval_ms) ||
+             (force && pos > snap);
+  if (!due) return Status::OK();
+  std::string path = JoinPath(LocalSnapshotDir(opts_.syncer.meta_dir.empty() ? DefaultMetaDir(db_path())
+                                                                               : opts_.syncer.meta_dir),
+                              ltx::FormatFileName(1, pos));
+  WALSHIP_ASSIGN_OR_RETURN(ltx::Header h, syncer_.WriteSnapshot(path));
+  uploader_.SnapshotWritten(pos, h.timestamp_ms);
+  WLOG_INFO("{}: snapshot written at {} ({} pages)", db_path(), ltx::FormatTxid(pos), h.commit);
+  return Status::OK();
+}
+
+Status Replicator::RunOnce(bool force_snapshot) {
+  WALSHIP_RETURN_IF_ERROR(OpenAndReconcile());
+  Status s = SyncUntilCaughtUp();
+  if (s.ok()) s = MaybeSnapshot(force_snapshot);
+  if (s.ok()) {
+    auto n = uploader_.UploadPending(syncer_.Position());
+    if (!n.ok()) s = n.status();
+  }
+  Status c = syncer_.Close();
+  return s.ok() ? c : s;
+}
+
+void Replicator::Start() {
+  monitor_ = std::jthread([this](std::stop_token st) { MonitorLoop(st); });
+  upload_ = std::jthread([this](std::stop_token st) { UploadLoop(st); });
+}
+
+bool Replicator::WaitFor(std::stop_token& st, int64_t ms) {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, st, std::chrono::milliseconds(ms), [] { return false; });
+  return !st.stop_requested();
+}
+
+void Replicator::MonitorLoop(std::stop_token st) {
+  std::string last_error;
+  int64_t backoff = opts_.monitor_interval_ms;
+  while (!st.stop_requested()) {
+    Status s;
+    if (!syncer_.is_open()) s = OpenAndReconcile();
+    if (s.ok()) s = SyncUntilCaughtUp();
+    if (s.ok()) s = MaybeSnapshot(false);
+    if (s.ok()) {
+      auto c = syncer_.MaybeCheckpoint(false);
+      if (!c.ok()) s = c.status();
+    }
+    if (s.ok()) {
+      if (!last_error.empty()) WLOG_INFO("{}: sync recovered", db_path());
+      last_error.clear();
+      backoff = opts_.monitor_interval_ms;
+      {
+        std::lock_guard lk(mu_);
+        upload_wanted_ = true;
+      }
+      cv_.notify_all();
+    } else {
+      if (s.message() != last_error) {
+        if (s.code() == Code::kNotFound && !syncer_.is_open()) WLOG_INFO("{}: waiting: {}", db_path(), s.message());
+        else WLOG_ERROR("{}", s.message());
+      }
+      last_error = s.message();
+      backoff = std::min<int64_t>(backoff * 2, kMaxBackoffMs);
+      if (s.code() == Code::kNotFound) backoff = opts_.monitor_interval_ms;
+      if (!WaitFor(st, backoff)) break;
+      continue;
+    }
+    if (!WaitFor(st, opts_.monitor_interval_ms)) break;
+  }
+  // Final sync: everything committed so far goes into a local L0 file.
+  if (syncer_.is_open()) {
+    Status s = SyncUntilCaughtUp();
+    if (!s.ok()) WLOG_ERROR("{}: final sync: {}", db_path(), s.message());
+  }
+  {
+    std::lock_guard lk(mu_);
+    monitor_done_ = true;
+    upload_wanted_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Replicator::UploadLoop(std::stop_token st) {
+  std::string last_error;
+  int64_t backoff = opts_.sync_interval_ms;
+  int64_t last_upload = 0;
+  while (!st.stop_requested()) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, st, [&] { return upload_wanted_; });
+      if (st.stop_requested()) break;
+      upload_wanted_ = false;
+    }
+    // At most one upload pass per sync interval.
+    int64_t since = opts_.syncer.clock->MonotonicMs() - last_upload;
+    if (since < opts_.sync_interval_ms && !WaitFor(st, opts_.sync_interval_ms - since)) break;
+    last_upload = opts_.syncer.clock->MonotonicMs();
+    if (!syncer_.is_open() && !uploader_.initialized()) continue;
+    auto n = uploader_.UploadPending(syncer_.Position());
+    if (n.ok()) {
+      if (!last_error.empty()) WLOG_INFO("{}: replica reachable again; caught up", db_path());
+      last_error.clear();
+      backoff = opts_.sync_interval_ms;
+      continue;
+    }
+    if (n.status().message() != last_error) WLOG_ERROR("{}: {}", db_path(), n.status().message());
+    last_error = n.status().message();
+    if (!WaitFor(st, backoff)) break;
+    backoff = std::min<int64_t>(backoff * 2, kMaxBackoffMs);
+    std::lock_guard lk(mu_);
+    upload_wanted_ = true;
+  }
+}
+
+Status Replicator::Stop() {
+  if (!monitor_.joinable() && !upload_.joinable()) return final_status_;
+  upload_.request_stop();
+  monitor_.request_stop();
+  cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+  if (upload_.joinable()) upload_.join();
+  // Final upload, retried until the shutdown timeout.
+  Status s;
+  if (uploader_.initialized()) {
+    const int64_t deadline = opts_.syncer.clock->MonotonicMs() + opts_.shutdown_sync_timeout_ms;
+    while (true) {
+      auto n = uploader_.UploadPending(syncer_.Position());
+      s = n.ok() ? Status::OK() : n.status();
+      if (s.ok() || opts_.syncer.clock->MonotonicMs() >= deadline) break;
+      WLOG_WARN("{}: final upload failed, retrying: {}", db_path(), s.message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(opts_.shutdown_sync_interval_ms));
+    }
+  }
+  Status c = syncer_.Close();
+  final_status_ = s.ok() ? c : s;
+  return final_status_;
+}
+
+}  // namespace walship::replicate

@@ -1,0 +1,146 @@
+#include "replicate/uploader.h"
+
+#include "base/coding.h"
+#include "base/file.h"
+#include "base/io.h"
+#include "base/log.h"
+#include "ltx/format.h"
+#include "replicate/db_syncer.h"
+
+namespace walship::replicate {
+
+Uploader::Uploader(std::string db_path, std::string meta_dir, std::shared_ptr<replica::Replica> replica,
+                   const Clock* clock)
+    : db_path_(std::move(db_path)), meta_dir_(std::move(meta_dir)), replica_(std::move(replica)), clock_(clock) {}
+
+Status Uploader::Init() {
+  WALSHIP_ASSIGN_OR_RETURN(uint64_t l0, replica_->MaxTxid(0));
+  WALSHIP_ASSIGN_OR_RETURN(auto snaps, replica_->ListLevel(ltx::kSnapshotLevel));
+  remote_txid_ = l0;
+  uint64_t st = 0;
+  int64_t sts = 0;
+  for (const auto& f : snaps) {
+    if (f.max_txid >= st) {
+      st = f.max_txid;
+      sts = f.created_ms;
+    }
+  }
+  // A replica may hold snapshots beyond its L0 (e.g. L0 removed by retention).
+  if (st > remote_txid_) remote_txid_ = st;
+  snapshot_txid_ = st;
+  snapshot_time_ms_ = sts;
+  initialized_ = true;
+  return Status::OK();
+}
+
+Result<std::string> Uploader::FetchRemoteL0(uint64_t txid) {
+  // The newest position may be a snapshot only.
+  replica::LtxFileInfo info;
+  bool found = false;
+  for (int level : {0, ltx::kSnapshotLevel}) {
+    WALSHIP_ASSIGN_OR_RETURN(auto files, replica_->ListLevel(level));
+    for (const auto& f : files) {
+      if (f.max_txid == txid) {
+        info = f;
+        found = true;
+      }
+    }
+    if (found) break;
+  }
+  if (!found) return NotFound("replica has no file ending at TXID " + ltx::FormatTxid(txid));
+  std::string tmp = JoinPath(LocalL0Dir(meta_dir_), "remote-" + ltx::FormatTxid(txid) + ".ltx.tmp");
+  WALSHIP_ASSIGN_OR_RETURN(auto src, replica_->Open(info));
+  WALSHIP_ASSIGN_OR_RETURN(File f, File::OpenWrite(tmp, true));
+  std::string buf(1 << 20, '\0');
+  while (true) {
+    WALSHIP_ASSIGN_OR_RETURN(size_t n, src->Read(buf.data(), buf.size()));
+    if (n == 0) break;
+    WALSHIP_RETURN_IF_ERROR(f.Append(buf.data(), n));
+  }
+  WALSHIP_RETURN_IF_ERROR(f.Sync());
+  WALSHIP_RETURN_IF_ERROR(f.Close());
+  return tmp;
+}
+
+void Uploader::SnapshotWritten(uint64_t txid, int64_t timestamp_ms) {
+  snapshot_txid_ = txid;
+  snapshot_time_ms_ = timestamp_ms;
+}
+
+Result<uint64_t> LocalFileChecksum(const std::string& path) {
+  WALSHIP_ASSIGN_OR_RETURN(File f, File::OpenRead(path));
+  WALSHIP_ASSIGN_OR_RETURN(uint64_t size, f.Size());
+  if (size < ltx::kHeaderSize + ltx::kTrailerSize) return Corruption(path + ": too small for an LTX file");
+  uint8_t b[8];
+  WALSHIP_RETURN_IF_ERROR(f.PReadFull(b, 8, size - 8));
+  return GetBE64(b);
+}
+
+Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, const std::string& path) {
+  WALSHIP_ASSIGN_OR_RETURN(int64_t mtime, MtimeMs(path));
+  const std::string key = replica_->Key(level, min_txid, max_txid);
+  Status s = replica_->Upload(level, min_txid, max_txid, path, mtime);
+  if (s.code() == Code::kAlreadyExists) {
+    // Our earlier PUT may have landed with its acknowledgement lost. Same
+    // file checksum -> it is ours; anything else is somebody else's object.
+    WALSHIP_ASSIGN_OR_RETURN(uint64_t local_ck, LocalFileChecksum(path));
+    WALSHIP_ASSIGN_OR_RETURN(auto head, replica_->store()->Head(key));
+    if (head.size >= 8) {
+      WALSHIP_ASSIGN_OR_RETURN(std::string tail, replica_->store()->GetBytes(key, head.size - 8, 8));
+      if (tail.size() == 8 && GetBE64(reinterpret_cast<const uint8_t*>(tail.data())) == local_ck) {
+        WLOG_INFO("{}: {} was already on the replica (earlier upload); keeping it", db_path_, key);
+        return Status::OK();
+      }
+    }
+    return FailedPrecondition("upload " + key + ": a different object already exists on the replica; is another "
+                              "replicator writing to " + replica_->Describe() + "? (never overwritten)");
+  }
+  if (!s.ok()) return s.WithContext("upload " + key);
+  WLOG_DEBUG("{}: uploaded {}", db_path_, key);
+  return Status::OK();
+}
+
+Result<int> Uploader::UploadPending(uint64_t local_txid) {
+  if (!initialized_) WALSHIP_RETURN_IF_ERROR(Init());
+  int uploaded = 0;
+  const std::string l0dir = LocalL0Dir(meta_dir_);
+  while (remote_txid_ < local_txid) {
+    uint64_t t = remote_txid_ + 1;
+    std::string path = JoinPath(l0dir, ltx::FormatFileName(t, t));
+    if (!FileExists(path)) {
+      return FailedPrecondition("local L0 file " + path + " is missing; the replica is at " +
+                                ltx::FormatTxid(remote_txid_));
+    }
+    WALSHIP_RETURN_IF_ERROR(UploadOne(0, t, t, path));
+    remote_txid_ = t;
+    uploaded++;
+  }
+  // Snapshots whose TXID the replica's L0 has reached.
+  const std::string sdir = LocalSnapshotDir(meta_dir_);
+  WALSHIP_ASSIGN_OR_RETURN(auto names, ListDir(sdir));
+  for (const auto& n : names) {
+    uint64_t mn, mx;
+    if (!ltx::ParseFileName(n, &mn, &mx) || mx > remote_txid_) continue;
+    std::string path = JoinPath(sdir, n);
+    WALSHIP_RETURN_IF_ERROR(UploadOne(ltx::kSnapshotLevel, mn, mx, path));
+    WLOG_INFO("{}: uploaded snapshot {}", db_path_, replica_->Key(ltx::kSnapshotLevel, mn, mx));
+    WALSHIP_RETURN_IF_ERROR(RemoveFile(path));
+    uploaded++;
+  }
+  if (uploaded > 0) PruneLocal();
+  return uploaded;
+}
+
+void Uploader::PruneLocal() {
+  // Local L0 files below the replica's position are no longer needed (the
+  // newest one stays: it is the syncer's position).
+  const std::string dir = LocalL0Dir(meta_dir_);
+  auto names = ListDir(dir);
+  if (!names.ok()) return;
+  for (const auto& n : *names) {
+    uint64_t mn, mx;
+    if (ltx::ParseFileName(n, &mn, &mx) && mx < remote_txid_) RemoveFile(JoinPath(dir, n)).IgnoreError();
+  }
+}
+
+}  // namespace walship::replicate

@@ -1,0 +1,67 @@
+#pragma once
+// Uploader: ships a database's local L0 files (and locally built level-9
+// snapshots) to the replica in TXID order. Never overwrites a replica object:
+// if an object already exists (e.g. our earlier upload succeeded but the
+// acknowledgement was lost) its file checksum is compared with the local
+// file's, and only an identical object counts as uploaded.
+//
+// Request cost: Init() lists L0 and L9 once; UploadPending() then issues one
+// PUT per file and no LIST or GET in steady state.
+// Thread safety: UploadPending/Init from one thread; remote_txid() from any.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "replica/replica.h"
+
+namespace walship::replicate {
+
+class Uploader {
+ public:
+  Uploader(std::string db_path, std::string meta_dir, std::shared_ptr<replica::Replica> replica,
+           const Clock* clock = SystemClock::Default());
+
+  // Lists the replica's L0 and L9 levels to learn its position.
+  Status Init();
+  bool initialized() const { return initialized_; }
+  uint64_t remote_txid() const { return remote_txid_.load(); }
+  // MaxTXID and timestamp of the newest snapshot on the replica or pending locally; 0 if none.
+  uint64_t snapshot_txid() const { return snapshot_txid_.load(); }
+  int64_t snapshot_time_ms() const { return snapshot_time_ms_.load(); }
+
+  // Downloads the replica's L0 file at txid into a temp file in the meta dir; returns its path.
+  Result<std::string> FetchRemoteL0(uint64_t txid);
+
+  // Registers a locally written snapshot (in LocalSnapshotDir) for upload.
+  void SnapshotWritten(uint64_t txid, int64_t timestamp_ms);
+
+  // Uploads local L0 files remote+1..local_txid in order, then snapshots that
+  // the replica's L0 has reached, then removes local files no longer needed.
+  // Returns the number of objects uploaded.
+  Result<int> UploadPending(uint64_t local_txid);
+
+  replica::Replica* replica() const { return replica_.get(); }
+
+ private:
+  Status UploadOne(int level, uint64_t min_txid, uint64_t max_txid, const std::string& path);
+  void PruneLocal();
+
+  std::string db_path_;
+  std::string meta_dir_;
+  std::shared_ptr<replica::Replica> replica_;
+  const Clock* clock_;
+  bool initialized_ = false;
+  std::atomic<uint64_t> remote_txid_{0};
+  std::atomic<uint64_t> snapshot_txid_{0};
+  std::atomic<int64_t> snapshot_time_ms_{0};
+};
+
+// Reads the trailer's file checksum of an LTX object (its last 8 bytes).
+Result<uint64_t> LocalFileChecksum(const std::string& path);
+
+}  // namespace walship::replicate
