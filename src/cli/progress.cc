@@ -18,7 +18,9 @@ void Progress::Update(uint64_t done, uint64_t total) {
   if (!enabled_) return;
   int64_t now = SystemClock::Default()->MonotonicMs();
   const int64_t every = tty_ ? 100 : 5000;
+  if (done >= total && finished_) return;
   if (now - last_ms_ < every && done < total) return;
+  if (done >= total) finished_ = true;
   last_ms_ = now;
   double secs = double(now - start_ms_) / 1000.0;
   double rate = secs > 0 ? double(done) / secs : 0;

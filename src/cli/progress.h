@@ -20,6 +20,7 @@ class Progress {
   int64_t start_ms_;
   int64_t last_ms_ = 0;
   bool drew_ = false;
+  bool finished_ = false;
 };
 
 }  // namespace walship::cli

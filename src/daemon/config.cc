@@ -66,6 +66,28 @@ void CollectSecrets(const YAML::Node& node, std::vector<std::string>* out) {
   }
 }
 
+// A backstop for documents whose structure is broken, where a secret can end
+// up inside a key: whatever follows a secret key name on its line.
+void CollectSecretsFromText(std::string_view text, std::vector<std::string>* out) {
+  while (!text.empty()) {
+    size_t eol = text.find('\n');
+    std::string_view line = text.substr(0, eol);
+    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    size_t first = line.find_first_not_of(" \t");
+    if (first == std::string_view::npos || line[first] == '#') continue;
+    for (std::string_view key : kSecretKeys) {
+      size_t pos = line.find(key);
+      if (pos == std::string_view::npos) continue;
+      std::string_view rest = line.substr(pos + key.size());
+      size_t b = rest.find_first_not_of(" \t:=\"'");
+      if (b == std::string_view::npos) continue;
+      rest = rest.substr(b, rest.find_last_not_of(" \t\r\"'") + 1 - b);
+      out->emplace_back(rest);                                          // the rest of the line
+      out->emplace_back(rest.substr(0, rest.find_first_of(" \t\"'")));  // its first word
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Key tables.
 
@@ -576,6 +598,7 @@ Result<Config> ParseConfig(std::string_view yaml_text, bool expand_env, std::str
   std::string text =
       expand_env ? config_internal::ExpandEnv(yaml_text, config_internal::LookupEnvOrPid) : std::string(yaml_text);
   std::vector<std::string> secrets;
+  CollectSecretsFromText(text, &secrets);
   Result<Config> result = InvalidArgument("unparsed");
   try {
     YAML::Node root;

@@ -7,6 +7,18 @@
 
 namespace walship::daemon::config_internal {
 
+namespace {
+
+bool LooksLikeKey(std::string_view key) {
+  if (key.size() > 40) return false;
+  for (char c : key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '<') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 const KeySpec* FindKey(KeyTable table, std::string_view key) {
   for (const KeySpec& k : table) {
     if (k.name == key) return &k;
@@ -33,6 +45,13 @@ Status Section::CheckKeys(std::initializer_list<KeyTable> own, std::initializer_
     const Entry& e = entries_[i];
     std::string at = Where() + "line " + std::to_string(e.line) + ": ";
     if (e.key.empty()) return InvalidArgument(at + "keys must be plain strings");
+    if (!LooksLikeKey(e.key)) {
+      // Not echoed: a key like this comes from broken structure and may hold
+      // a value, e.g. "secret-access-key:VALUE" without the space.
+      return InvalidArgument(at +
+                             "unknown key (not shown: it does not look like a key name; check the indentation "
+                             "and the space after each ':')");
+    }
     for (size_t j = 0; j < i; j++) {
       if (entries_[j].key == e.key) {
         return InvalidArgument(at + "key " + Quote(prefix_ + e.key) + " is already defined on line " +

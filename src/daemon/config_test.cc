@@ -742,6 +742,12 @@ dbs:
   m = MustFail("dbs:\n  - {path: /a.db, replica: {path: 'sftp://user:pa55word-x@host/p'}}\n");
   EXPECT_TRUE(Contains(m, "replica path cannot be a URL")) << m;
   EXPECT_FALSE(Contains(m, "pa55word-x")) << m;
+  // Broken structure that turns the secret into (part of) a key.
+  m = MustFail("dbs: []\nsecret-access-key:" + kSecret + "\n");
+  EXPECT_TRUE(Contains(m, "line 2: unknown key (not shown")) << m;
+  EXPECT_FALSE(Contains(m, kSecret)) << m;
+  m = MustFail("dbs: []\nsecret-access-key " + kSecret + "\n");
+  EXPECT_FALSE(Contains(m, kSecret)) << m;
   // A YAML syntax error in a file with a secret.
   m = MustFail("secret-access-key: " + kSecret + "\ndbs: [\n");
   EXPECT_FALSE(Contains(m, kSecret)) << m;

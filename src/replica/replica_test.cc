@@ -106,8 +106,8 @@ TEST_P(ReplicaListing, ListLevelSortsAndIgnoresOtherNames) {
 
   auto files = replica_->ListLevel(1);
   ASSERT_TRUE(files.ok()) << files.status().ToString();
-  EXPECT_EQ(Ranges(*files), (std::vector<std::pair<uint64_t, uint64_t>>{
-                                {1, 2}, {1, 3}, {4, 4}, {5, 5}, {0xa, 0xf}, {0x10, 0x20}}));
+  EXPECT_EQ(Ranges(*files),
+            (std::vector<std::pair<uint64_t, uint64_t>>{{1, 2}, {1, 3}, {4, 4}, {5, 5}, {0xa, 0xf}, {0x10, 0x20}}));
   for (const LtxFileInfo& f : *files) {
     EXPECT_EQ(f.level, 1);
     EXPECT_EQ(f.size, f.min_txid + f.max_txid);

@@ -12,8 +12,8 @@ using replica::LtxFileInfo;
 namespace {
 
 std::string Describe(const Window& w) {
-  return "restorable window is TXID " + ltx::FormatTxid(w.first_txid) + " (" + FormatRfc3339Ms(w.first_ms) +
-         ") to " + ltx::FormatTxid(w.last_txid) + " (" + FormatRfc3339Ms(w.last_ms) + ")";
+  return "restorable window (TXID " + ltx::FormatTxid(w.first_txid) + " at " + FormatRfc3339Ms(w.first_ms) +
+         " to TXID " + ltx::FormatTxid(w.last_txid) + " at " + FormatRfc3339Ms(w.last_ms) + ")";
 }
 
 // Better candidate per compat 5.2: highest MaxTXID, then lowest MinTXID, then
@@ -64,11 +64,11 @@ Result<Plan> CalcPlan(const std::vector<LtxFileInfo>& files, const Point& point,
   if (point.timestamp_ms) {
     const int64_t ts = *point.timestamp_ms;
     if (ts < window->first_ms) {
-      return OutOfRange("timestamp " + FormatRfc3339Ms(ts) + " is before the earliest restorable point: " +
+      return OutOfRange("timestamp " + FormatRfc3339Ms(ts) + " is before the earliest restorable point: the " +
                         Describe(*window) + " of " + where);
     }
     if (ts > window->last_ms) {
-      return OutOfRange("timestamp " + FormatRfc3339Ms(ts) + " is after the latest replicated point: " +
+      return OutOfRange("timestamp " + FormatRfc3339Ms(ts) + " is after the latest replicated point: the " +
                         Describe(*window) + " of " + where + " (omit -timestamp to restore the latest)");
     }
     uint64_t t = 0;

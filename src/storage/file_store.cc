@@ -1,5 +1,7 @@
 #include "storage/file_store.h"
 
+#include <ctime>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -25,9 +27,7 @@ bool EndsWith(std::string_view s, std::string_view suffix) {
 // Missing file, or a path component that is a regular file: no such object.
 bool IsMissing(int err) { return err == ENOENT || err == ENOTDIR; }
 
-int64_t StatMtimeMs(const struct stat& st) {
-  return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
-}
+int64_t StatMtimeMs(const struct stat& st) { return int64_t(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000; }
 
 // Every key below the directory key prefix `dir` sorts at or before
 // `start_after` (so a listing can skip the subtree).
@@ -56,9 +56,9 @@ bool IsCleanRelative(std::string_view s, bool allow_trailing_slash) {
 Result<File> CreateTemp(const std::string& path, std::string* tmp) {
   static std::atomic<uint64_t> counter{0};
   for (int attempt = 0; attempt < 100; attempt++) {
-    *tmp = attempt == 0 ? path + std::string(kTmpSuffix)
-                        : path + "." + std::to_string(::getpid()) + "." + std::to_string(counter++) +
-                              std::string(kTmpSuffix);
+    *tmp = attempt == 0
+               ? path + std::string(kTmpSuffix)
+               : path + "." + std::to_string(::getpid()) + "." + std::to_string(counter++) + std::string(kTmpSuffix);
     int fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd >= 0) return File(fd, *tmp);
     if (errno != EEXIST) return ErrnoStatus("create", *tmp, errno);
@@ -103,8 +103,7 @@ Status CopyBody(Source* body, uint64_t size, File* f) {
     size_t want = size_t(std::min<uint64_t>(kCopyBufferSize, size - done));
     WALSHIP_ASSIGN_OR_RETURN(size_t got, body->Read(buf.get(), want));
     if (got == 0) {
-      return InvalidArgument("body ended after " + std::to_string(done) + " of " + std::to_string(size) +
-                             " bytes");
+      return InvalidArgument("body ended after " + std::to_string(done) + " of " + std::to_string(size) + " bytes");
     }
     WALSHIP_RETURN_IF_ERROR(f->Append(buf.get(), got));
     done += got;
@@ -124,12 +123,12 @@ struct DirStream {
 
 }  // namespace
 
-Result<std::unique_ptr<FileStore>> FileStore::Create(const std::string& root) {
+Result<std::unique_ptr<FileStore>> FileStore::Create(const std::string& root, int64_t stale_temp_seconds) {
   if (root.empty()) return InvalidArgument("file store: empty root directory");
   std::string r = root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
   WALSHIP_RETURN_IF_ERROR_CTX(MakeDirs(r), "file store");
-  std::unique_ptr<FileStore> store(new FileStore(std::move(r)));
+  std::unique_ptr<FileStore> store(new FileStore(std::move(r), stale_temp_seconds));
   WALSHIP_RETURN_IF_ERROR(store->CleanTemp());
   return store;
 }
@@ -206,8 +205,7 @@ Result<std::unique_ptr<Source>> FileStore::Open(const std::string& key, uint64_t
   struct stat st;
   if (::fstat(fd, &st) != 0) return ErrnoStatus("stat", path, errno).WithContext("file get " + key);
   if (!S_ISREG(st.st_mode)) return NotFound("file get " + key + ": no such object");
-  return std::unique_ptr<Source>(
-      std::make_unique<FileSource>(std::move(f), offset, length.value_or(UINT64_MAX)));
+  return std::unique_ptr<Source>(std::make_unique<FileSource>(std::move(f), offset, length.value_or(UINT64_MAX)));
 }
 
 Result<ObjectInfo> FileStore::Head(const std::string& key) {
@@ -304,7 +302,10 @@ Status FileStore::CleanTempIn(const std::string& path) const {
     const std::string child = JoinPath(path, name);
     if (S_ISDIR(st.st_mode)) {
       WALSHIP_RETURN_IF_ERROR(CleanTempIn(child));
-    } else if (S_ISREG(st.st_mode) && EndsWith(name, kTmpSuffix)) {
+    } else if (S_ISREG(st.st_mode) && EndsWith(name, kTmpSuffix) &&
+               int64_t(::time(nullptr)) - int64_t(st.st_ctim.tv_sec) >= stale_temp_seconds_) {
+      // Only stale ones: another process (a replicator) may be writing a fresh
+      // temp file right now; every write and the final utimes touch its ctime.
       WALSHIP_RETURN_IF_ERROR_CTX(RemoveFile(child), "file store: remove temp files");
     }
   }

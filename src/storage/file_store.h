@@ -31,7 +31,9 @@ namespace walship::storage {
 class FileStore final : public ObjectStore {
  public:
   // Creates root if missing, then removes stray temp files under it.
-  static Result<std::unique_ptr<FileStore>> Create(const std::string& root);
+  // Temp files are removed only once their ctime is older than
+  // stale_temp_seconds: another process may be writing a fresh one.
+  static Result<std::unique_ptr<FileStore>> Create(const std::string& root, int64_t stale_temp_seconds = 600);
 
   std::string Describe() const override { return "file://" + root_; }
   Status Put(const std::string& key, Source* body, uint64_t size, const PutOptions& opts) override;
@@ -46,12 +48,13 @@ class FileStore final : public ObjectStore {
   const std::string& root() const { return root_; }
 
  private:
-  explicit FileStore(std::string root) : root_(std::move(root)) {}
+  FileStore(std::string root, int64_t stale) : root_(std::move(root)), stale_temp_seconds_(stale) {}
   Result<std::string> PathOf(const std::string& key) const;  // rejects "..", absolute keys
   Status Walk(const std::string& dir, std::string_view name_prefix, const std::string& start_after,
               std::vector<ObjectInfo>* out) const;
   Status CleanTempIn(const std::string& path) const;
   std::string root_;
+  int64_t stale_temp_seconds_;
 };
 
 }  // namespace walship::storage

@@ -85,7 +85,8 @@ TEST_F(FileStoreTest, TimestampsBeforeTheEpochRoundTrip) {
 }
 
 TEST_F(FileStoreTest, RejectsKeysOutsideTheTree) {
-  for (const std::string& key : std::vector<std::string>{"", "/abs", "/", "a//b", "a/", "..", "../x", "a/../b", "a/..", ".", "./a", "a/./b",
+  for (const std::string& key :
+       std::vector<std::string>{"", "/abs", "/", "a//b", "a/", "..", "../x", "a/../b", "a/..", ".", "./a", "a/./b",
                                 "x.tmp", "a/b.tmp", std::string("a\0b", 3)}) {
     EXPECT_EQ(store_->PutBytes(key, "x").code(), Code::kInvalidArgument) << key;
     EXPECT_EQ(store_->Open(key).status().code(), Code::kInvalidArgument) << key;
@@ -134,7 +135,11 @@ TEST_F(FileStoreTest, ListSkipsTempFilesAndCreateRemovesThem) {
   ASSERT_EQ(listed->size(), 1u);
   EXPECT_EQ((*listed)[0].key, "ltx/0/a");
 
+  // Fresh temp files may belong to a writer in another process: kept.
   ASSERT_TRUE(FileStore::Create(root_).ok());
+  EXPECT_EQ(Tree(), (std::vector<std::string>{"ltx", "ltx/0", "ltx/0/a", "ltx/0/b.tmp", "top.tmp"}));
+  // Once stale (here: any age), they are removed.
+  ASSERT_TRUE(FileStore::Create(root_, /*stale_temp_seconds=*/0).ok());
   EXPECT_EQ(Tree(), (std::vector<std::string>{"ltx", "ltx/0", "ltx/0/a"}));
 }
 

@@ -8,8 +8,7 @@ Status ObjectStore::PutBytes(const std::string& key, std::string data, const Put
   return Put(key, &body, size, opts);
 }
 
-Result<std::string> ObjectStore::GetBytes(const std::string& key, uint64_t offset,
-                                          std::optional<uint64_t> length) {
+Result<std::string> ObjectStore::GetBytes(const std::string& key, uint64_t offset, std::optional<uint64_t> length) {
   WALSHIP_ASSIGN_OR_RETURN(std::unique_ptr<Source> src, Open(key, offset, length));
   std::string out;
   char buf[64 * 1024];

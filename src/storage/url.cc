@@ -53,8 +53,7 @@ Result<std::string> FileUrlPath(const std::string& url, const std::string& rest)
   const size_t slash = rest.find('/');
   const std::string host = rest.substr(0, slash);
   if (!host.empty()) {
-    return InvalidArgument(ctx + ": a file URL takes no host (got \"" + host +
-                           "\"); write file:///absolute/path");
+    return InvalidArgument(ctx + ": a file URL takes no host (got \"" + host + "\"); write file:///absolute/path");
   }
   if (slash == std::string::npos) return InvalidArgument(ctx + ": missing path; write file:///absolute/path");
   std::string raw = rest.substr(slash);
@@ -102,8 +101,7 @@ Result<OpenedReplica> OpenReplicaUrl(const std::string& url) {
                                  " backend is not built yet (only file replicas are supported for now)");
         }
       }
-      return InvalidArgument("replica URL " + shown + ": unsupported scheme \"" + scheme +
-                             "\" (supported: file)");
+      return InvalidArgument("replica URL " + shown + ": unsupported scheme \"" + scheme + "\" (supported: file)");
     }
     WALSHIP_ASSIGN_OR_RETURN(std::string path, FileUrlPath(shown, url.substr(se + 3)));
     dir = CleanDir(path);

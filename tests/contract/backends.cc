@@ -25,8 +25,7 @@ class FileBackend final : public BackendFactory {
 
   Result<std::shared_ptr<storage::ObjectStore>> NewStore() override {
     const char* tmpdir = std::getenv("TMPDIR");
-    std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") +
-                       "/walship-contract-XXXXXX";
+    std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/walship-contract-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoStatus("mkdtemp", tmpl, errno);
     dir_ = tmpl;
     // A subdirectory that does not exist yet: Create must make it.

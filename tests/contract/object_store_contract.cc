@@ -49,8 +49,7 @@ class BackendLifecycle : public ::testing::Environment {
     return m;
   }
 };
-[[maybe_unused]] ::testing::Environment* const kLifecycle =
-    ::testing::AddGlobalTestEnvironment(new BackendLifecycle);
+[[maybe_unused]] ::testing::Environment* const kLifecycle = ::testing::AddGlobalTestEnvironment(new BackendLifecycle);
 
 // Deterministic bytes including 0x00 and 0xff.
 std::string Pattern(size_t n, uint32_t seed) {
@@ -190,15 +189,15 @@ TEST_P(ObjectStoreContract, OpenStreamsInSmallReads) {
 TEST_P(ObjectStoreContract, RangedGetReturnsTheRequestedSlice) {
   const std::string data = Pattern(10000, 11);
   Put("range/obj", data);
-  EXPECT_EQ(Get("range/obj", 100, 50), data.substr(100, 50));        // middle
-  EXPECT_EQ(Get("range/obj", 0, 1), data.substr(0, 1));              // first byte
-  EXPECT_EQ(Get("range/obj", 100), data.substr(100));                // to the end
-  EXPECT_EQ(Get("range/obj", 9999), data.substr(9999));              // last byte
-  EXPECT_EQ(Get("range/obj", 9990, 100), data.substr(9990));         // length past the end
-  EXPECT_EQ(Get("range/obj", 10000), "");                            // offset at the end
+  EXPECT_EQ(Get("range/obj", 100, 50), data.substr(100, 50));  // middle
+  EXPECT_EQ(Get("range/obj", 0, 1), data.substr(0, 1));        // first byte
+  EXPECT_EQ(Get("range/obj", 100), data.substr(100));          // to the end
+  EXPECT_EQ(Get("range/obj", 9999), data.substr(9999));        // last byte
+  EXPECT_EQ(Get("range/obj", 9990, 100), data.substr(9990));   // length past the end
+  EXPECT_EQ(Get("range/obj", 10000), "");                      // offset at the end
   EXPECT_EQ(Get("range/obj", 10000, 5), "");
-  EXPECT_EQ(Get("range/obj", 20000), "");                            // offset past the end
-  EXPECT_EQ(Get("range/obj", 50, 0), "");                            // empty range
+  EXPECT_EQ(Get("range/obj", 20000), "");  // offset past the end
+  EXPECT_EQ(Get("range/obj", 50, 0), "");  // empty range
   EXPECT_EQ(Get("range/obj", 0, 10000), data);
 }
 
@@ -340,10 +339,32 @@ TEST_P(Populated, ListFiltersByPrefix) {
                                       "db/0000/0000000000000002-0000000000000002.ltx",
                                   }));
   EXPECT_EQ(ListKeys("ltx/1"), std::vector<std::string>{"ltx/10/a"});
-  for (const std::string prefix :
-       {"", "d", "db", "db/", "db/0", "db/000", "db/0000", "db/0000/", "db/0000/0000000000000001",
-        "db/0000/0000000000000001-0000000000000001.ltx", "db-", "db.", "db0", "dc", "ltx/", "ltx/9/a",
-        "Z", "a b/", "\xc3\xa9", "nope/", "dbz", "db//", "/", "../", "./db", "db/0000/0000000000000001-0000000000000001.ltx/"}) {
+  for (const std::string prefix : {"",
+                                   "d",
+                                   "db",
+                                   "db/",
+                                   "db/0",
+                                   "db/000",
+                                   "db/0000",
+                                   "db/0000/",
+                                   "db/0000/0000000000000001",
+                                   "db/0000/0000000000000001-0000000000000001.ltx",
+                                   "db-",
+                                   "db.",
+                                   "db0",
+                                   "dc",
+                                   "ltx/",
+                                   "ltx/9/a",
+                                   "Z",
+                                   "a b/",
+                                   "\xc3\xa9",
+                                   "nope/",
+                                   "dbz",
+                                   "db//",
+                                   "/",
+                                   "../",
+                                   "./db",
+                                   "db/0000/0000000000000001-0000000000000001.ltx/"}) {
     EXPECT_EQ(ListKeys(prefix), Expected(prefix, "")) << "prefix \"" << Printable(prefix) << "\"";
   }
   EXPECT_TRUE(ListKeys("nope/").empty());
@@ -355,16 +376,16 @@ TEST_P(Populated, ListStartsAfterTheGivenKey) {
             (std::vector<std::string>{"db/00000/x", "db/0001/0000000000000001-0000000000000002.ltx"}));
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"", "db/0000/0000000000000001-0000000000000001.ltx"},  // an existing key
-      {"", "db/0000/z"},                                        // between keys
+      {"", "db/0000/z"},                                      // between keys
       {"", "db/"},
       {"", "d"},
       {"", "db-2/0000/a"},
-      {"db/", "db/"},        // equal to the prefix: all of it
-      {"db/", "db/0001"},    // a prefix of a key: that key follows
-      {"db/", "a"},          // before the prefix range
-      {"db/", "zzz"},        // after it
+      {"db/", "db/"},      // equal to the prefix: all of it
+      {"db/", "db/0001"},  // a prefix of a key: that key follows
+      {"db/", "a"},        // before the prefix range
+      {"db/", "zzz"},      // after it
       {"db", "db.x/y"},
-      {"ltx/", "ltx/9/a"},   // the last key with that prefix
+      {"ltx/", "ltx/9/a"},  // the last key with that prefix
       {"", "\xc3\xa9"},
       {"", "\xff"},
       {"", "Z"},
@@ -445,13 +466,13 @@ TEST_P(ObjectStoreContract, HeadReportsSizeAndTimestamp) {
   }
 
   // Without a timestamp: the backend's modification time, about now.
-  const int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch())
-                             .count();
+  const int64_t before =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   Put("ts/none", "x");
-  const int64_t after = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
+  const int64_t after =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   auto head2 = store_->Head("ts/none");
   ASSERT_TRUE(head2.ok());
   EXPECT_GE(head2->mtime_ms, before - 2000);
@@ -521,7 +542,7 @@ TEST_P(ObjectStoreContract, MissingKeyIsNotFound) {
   ExpectNotFound("file/below");  // a key below an existing object's name
   ExpectNotFound("fil");
   Put("dir/obj", "x");
-  ExpectNotFound("dir");         // a key that only prefixes others
+  ExpectNotFound("dir");  // a key that only prefixes others
 }
 
 std::string BackendName(const ::testing::TestParamInfo<BackendFactory*>& info) { return info.param->Name(); }

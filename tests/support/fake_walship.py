@@ -11,7 +11,8 @@ handling, exit codes) can be exercised before the real binary exists:
 "Replication" = every monitor tick, if the database's content changed, a
 consistent copy (backup API) is stored as REPLICA/fake/<txid>.db with its
 creation time as mtime. Restores copy the newest copy with txid <= -txid or
-created < -timestamp. The harness's interop mode needs real LTX files and
+created < -timestamp. FAKE_WALSHIP_BUG=overwrite|txid_off_by_one|late_ts
+injects a bug (to check that the harness notices). The harness's interop mode needs real LTX files and
 does not work with this double.
 """
 
@@ -108,7 +109,9 @@ def replicate(args):
 
 def restore(args):
     out = args.o
-    if os.path.exists(out) and os.path.getsize(out) > 0 and not args.force:
+    bug = os.environ.get("FAKE_WALSHIP_BUG", "")  # to prove tests can fail
+    if os.path.exists(out) and os.path.getsize(out) > 0 and not args.force \
+            and bug != "overwrite":
         print("restore: output %s already exists" % out, file=sys.stderr)
         return 1
     if args.txid and args.timestamp:
@@ -117,10 +120,11 @@ def restore(args):
         return 1
     cands = snapshots(args.replica)
     if args.txid:
-        cands = [c for c in cands if c[0] <= int(args.txid, 16)]
+        cands = [c for c in cands if c[0] <= int(args.txid, 16) -
+                 (bug == "txid_off_by_one")]
     if args.timestamp:
         t = parse_rfc3339_ms(args.timestamp)
-        cands = [c for c in cands if c[1] < t]
+        cands = [c for c in cands if c[1] < t + 1000 * (bug == "late_ts")]
     if not cands:
         print("restore: no matching backup files available", file=sys.stderr)
         return 1

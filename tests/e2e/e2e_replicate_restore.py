@@ -1,0 +1,572 @@
+#!/usr/bin/env python3
+"""End-to-end test: a seeded workload writes a live SQLite database from its
+own process while `walship replicate` ships it to a file replica; then
+restores at the latest state, at many times and at many TXIDs must each give
+exactly the state the writer logged for that point.
+
+  e2e_replicate_restore.py --walship BIN            replicate, stop, restore
+  e2e_replicate_restore.py --walship BIN --kill9    SIGKILL walship 2-3 times
+  e2e_replicate_restore.py --walship BIN --interop  cross-check with the real
+                                                    Litestream VFS both ways
+Options: --seed N (printed; default random), --duration-s S (40),
+--keep (keep the temp dir), --replica-as-url (pass file:///dir, not dir).
+
+Prints one PASS/FAIL line per check and, last, "N passed, M failed".
+Exit 0 iff nothing failed. Uses python3 stdlib, the sqlite3 CLI and (for
+--interop) node_modules/litestream-vfs-linux-amd64 (`npm ci`).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SUPPORT = os.path.join(HERE, "..", "support")
+sys.path.insert(0, SUPPORT)
+import dbcheck  # noqa: E402
+import litestream_vfs as lvfs  # noqa: E402
+
+WORKLOAD = os.path.join(SUPPORT, "workload.py")
+RATE = 40             # transactions per second
+QUIET_EVERY = 20      # commits between quiet windows
+QUIET_MS = 800        # length of a quiet window
+T_BEFORE_END_MS = 50  # restore time = quiet_end_ms - this
+MIN_SAMPLES = 20      # timestamp and TXID restores (at least)
+VFS_TIME_SAMPLES = 10
+WINDOW_TXID_SAMPLES = 8
+CMD_TIMEOUT_S = 60
+
+
+class Results:
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("PASS %s" % name, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s%s" % (name, (": " + detail) if detail else ""),
+                  flush=True)
+        return ok
+
+    def summary(self):
+        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
+        return 0 if self.failed == 0 and self.passed > 0 else 1
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def file_digest(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def spread(items, n):
+    """n items evenly spread over the list, first and last included."""
+    if len(items) <= n:
+        return list(items)
+    idx = sorted({round(i * (len(items) - 1) / (n - 1)) for i in range(n)})
+    return [items[i] for i in idx]
+
+
+class WorkloadLog:
+    """Parsed workload.py log."""
+
+    def __init__(self, path):
+        self.commits = {}    # commit_no -> {"t_ms", "hash", "op"}
+        self.windows = []    # {"quiet_start_ms", "quiet_end_ms", "commit_no"}
+        self.vacuums = []
+        self.done = None
+        with open(path) as f:
+            for line in f:
+                o = json.loads(line)
+                if "quiet_start_ms" in o:
+                    self.windows.append(o)
+                elif "vacuum_after_commit" in o:
+                    self.vacuums.append(o)
+                elif "done" in o:
+                    self.done = o
+                elif "commit_no" in o and "hash" in o:
+                    self.commits[o["commit_no"]] = o
+
+    @property
+    def last(self):
+        return max(self.commits) if self.commits else None
+
+
+class E2E:
+
+    def __init__(self, args, res):
+        self.args = args
+        self.res = res
+        self.seed = args.seed
+        self.rng = random.Random(self.seed)
+        self.tmp = args.workdir or tempfile.mkdtemp(prefix="walship-e2e-")
+        os.makedirs(self.tmp, exist_ok=True)
+        self.db = os.path.join(self.tmp, "app.db")
+        self.wl_log = os.path.join(self.tmp, "workload.jsonl")
+        self.replica = os.path.join(self.tmp, "replica")
+        self.cfg = os.path.join(self.tmp, "walship.yml")
+        self.walship_log = os.path.join(self.tmp, "walship.log")
+        self.outdir = os.path.join(self.tmp, "restored")
+        os.makedirs(self.outdir, exist_ok=True)
+        self.stop_file = os.path.join(self.tmp, "stop-workload")
+        self.walship = None
+        self.workload = None
+        self.up_intervals = []   # [start_ms, end_ms] when walship ran
+        self.n_restores = 0
+
+    # ---- processes -------------------------------------------------------
+
+    def write_config(self):
+        with open(self.cfg, "w") as f:
+            f.write("dbs:\n"
+                    "  - path: %s\n"
+                    "    monitor-interval: 100ms\n"
+                    "    replica:\n"
+                    "      type: file\n"
+                    "      path: %s\n"
+                    "      sync-interval: 200ms\n" % (self.db, self.replica))
+
+    def start_workload(self):
+        cmd = [sys.executable, WORKLOAD, "--db", self.db, "--log", self.wl_log,
+               "--seed", str(self.seed), "--duration-s",
+               str(self.args.duration_s), "--rate", str(RATE),
+               "--quiet-every", str(QUIET_EVERY), "--quiet-ms", str(QUIET_MS),
+               "--stop-file", self.stop_file]
+        err = open(os.path.join(self.tmp, "workload.stderr"), "w")
+        self.workload = subprocess.Popen(cmd, stdout=err, stderr=err,
+                                         start_new_session=True)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if os.path.exists(self.wl_log) and os.path.getsize(self.wl_log):
+                with open(self.wl_log) as f:
+                    if any('"commit_no":0,' in line for line in f):
+                        return True
+            if self.workload.poll() is not None:
+                break
+            time.sleep(0.05)
+        return False
+
+    def start_walship(self):
+        log = open(self.walship_log, "a")
+        log.write("=== start %d\n" % now_ms())
+        log.flush()
+        self.walship = subprocess.Popen(
+            [self.args.walship, "replicate", "-config", self.cfg],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.up_intervals.append([now_ms(), None])
+
+    def walship_stopped(self):
+        if self.up_intervals and self.up_intervals[-1][1] is None:
+            self.up_intervals[-1][1] = now_ms()
+
+    def kill_walship(self, sig):
+        """Sends sig to our walship child; returns its exit code (None if it
+        did not exit within 30 s, then it is SIGKILLed)."""
+        p = self.walship
+        if p is None:
+            return None
+        if p.poll() is None:
+            p.send_signal(sig)
+        try:
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rc = None
+        self.walship_stopped()
+        self.walship = None
+        return rc
+
+    def wait_workload(self):
+        try:
+            return self.workload.wait(timeout=self.args.duration_s + 60)
+        except subprocess.TimeoutExpired:
+            self.workload.send_signal(signal.SIGTERM)
+            return self.workload.wait(timeout=30)
+
+    def cleanup(self):
+        for p in (self.walship, self.workload):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()
+
+    # ---- walship commands ------------------------------------------------
+
+    def replica_arg(self):
+        return lvfs.file_url(self.replica) if self.args.replica_as_url \
+            else self.replica
+
+    def run(self, argv, timeout=CMD_TIMEOUT_S):
+        try:
+            return subprocess.run([self.args.walship] + argv,
+                                  capture_output=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            return subprocess.CompletedProcess(
+                e.cmd, -1, b"", b"timed out after %ds" % timeout)
+
+    def restore(self, out, extra=(), replica=None):
+        self.n_restores += 1
+        return self.run(["restore", "-o", out] + list(extra) +
+                        [replica or self.replica_arg()])
+
+    def ltx_list(self):
+        p = self.run(["ltx", "-json", self.replica_arg()])
+        if p.returncode != 0:
+            raise RuntimeError("ltx -json exit %d: %s" %
+                               (p.returncode, _err(p)))
+        files = []
+        for o in json.loads(p.stdout):
+            files.append({
+                "level": int(o["level"]),
+                "min_txid": _txid(o["min_txid"]),
+                "max_txid": _txid(o["max_txid"]),
+                "size": int(o.get("size", 0)),
+                "created_ms": (lvfs.parse_rfc3339_ms(o["created"])
+                               if isinstance(o["created"], str)
+                               else int(o["created"])),
+            })
+        return files
+
+    def check_restored(self, name, path, expect_commit, wl):
+        """Restored file: integrity ok, holds expect_commit (if not None) and
+        its content hash is the logged one for the commit it holds. Returns
+        the commit_no found (or None)."""
+        integ = dbcheck.integrity_check(path)
+        if not self.res.check(name + " integrity_check", integ == "ok",
+                              integ[:300]):
+            return None
+        c = dbcheck.commit_no(path)
+        h = dbcheck.content_hash(path)
+        if expect_commit is not None:
+            self.res.check(name + " holds commit %d" % expect_commit,
+                           c == expect_commit, "found commit %d" % c)
+        logged = wl.commits.get(c)
+        self.res.check(name + " content == logged state of commit %d" % c,
+                       logged is not None and logged["hash"] == h,
+                       "no such logged commit" if logged is None else
+                       "hash %s != logged %s" % (h[:12], logged["hash"][:12]))
+        return c
+
+    # ---- phases ----------------------------------------------------------
+
+    def replicate_phase(self, kill9):
+        self.write_config()
+        ok = self.res.check("workload started (seed %d)" % self.seed,
+                            self.start_workload(),
+                            "see %s/workload.stderr" % self.tmp)
+        if not ok:
+            return None
+        self.start_walship()
+        t0 = time.monotonic()
+        if kill9:
+            d = self.args.duration_s
+            n = self.rng.choice([2, 3])
+            times = sorted(self.rng.uniform(4, max(5, d - 8)) for _ in range(n))
+            for i, t in enumerate(times):
+                time.sleep(max(0, t0 + t - time.monotonic()))
+                alive = self.walship.poll() is None
+                self.res.check("walship alive before kill -9 #%d" % (i + 1),
+                               alive, "exit code %s" % self.walship.poll())
+                self.kill_walship(signal.SIGKILL)
+                down = self.rng.uniform(0.2, 1.5)
+                print("  kill -9 #%d at %.1fs, down %.2fs" % (i + 1, t, down),
+                      flush=True)
+                time.sleep(down)
+                self.start_walship()
+        rc = self.wait_workload()
+        self.res.check("workload exited 0", rc == 0, "exit code %s" % rc)
+        time.sleep(2.0 if kill9 else 1.0)
+        alive = self.walship.poll() is None
+        self.res.check("walship still running at the end", alive,
+                       "exit code %s; log %s" % (self.walship.poll(),
+                                                 self.walship_log))
+        rc = self.kill_walship(signal.SIGTERM)
+        self.res.check("walship exits 0 on SIGTERM", rc == 0,
+                       "exit code %s" % rc)
+        wl = WorkloadLog(self.wl_log)
+        self.res.check("workload log complete",
+                       wl.done is not None and wl.last is not None)
+        if wl.done is not None:
+            self.res.check("workload reached every special event",
+                           not wl.done["missing_events"],
+                           "missing %s" % wl.done["missing_events"])
+        print("  %d commits, %d quiet windows, events %s" % (
+            len(wl.commits), len(wl.windows),
+            wl.done and wl.done.get("events")), flush=True)
+        return wl
+
+    def latest_restore(self, wl):
+        out = os.path.join(self.outdir, "latest.db")
+        p = self.restore(out)
+        if not self.res.check("restore latest exits 0", p.returncode == 0,
+                              _err(p)):
+            return None
+        self.check_restored("restore latest", out, wl.last, wl)
+        return out
+
+    def existing_output(self, wl, out):
+        before = (file_digest(out), os.stat(out).st_mtime_ns,
+                  os.path.getsize(out))
+        p = self.restore(out)
+        after = (file_digest(out), os.stat(out).st_mtime_ns,
+                 os.path.getsize(out))
+        self.res.check("restore onto existing output without -force fails",
+                       p.returncode != 0, "exit code 0")
+        self.res.check("existing output left untouched", before == after)
+        leftovers = [n for n in os.listdir(self.outdir)
+                     if n.startswith("latest.db") and n != "latest.db"]
+        self.res.check("no sidecar files beside untouched output",
+                       not leftovers, str(leftovers))
+        p = self.restore(out, ["-force"])
+        if self.res.check("restore -force over existing output exits 0",
+                          p.returncode == 0, _err(p)):
+            self.check_restored("restore -force", out, wl.last, wl)
+
+    def window_time(self, w):
+        return w["quiet_end_ms"] - T_BEFORE_END_MS
+
+    def usable_windows(self, wl, need_up_ms=2000):
+        """Windows whose commit was written while walship ran continuously
+        from need_up_ms before that commit until the restore time."""
+        out = []
+        for w in wl.windows:
+            c = wl.commits.get(w["commit_no"])
+            if c is None or w["commit_no"] < 1:
+                continue
+            lo, hi = c["t_ms"] - need_up_ms, self.window_time(w)
+            if any(s <= lo and (e is None or e >= hi)
+                   for s, e in self.up_intervals):
+                out.append(w)
+        return out
+
+    def timestamp_restores(self, wl, minimum):
+        windows = self.usable_windows(wl)
+        if minimum:
+            self.res.check("at least %d usable quiet windows" % minimum,
+                           len(windows) >= minimum, "got %d" % len(windows))
+        for w in spread(windows, max(MIN_SAMPLES, minimum)):
+            ts = lvfs.rfc3339_ms(self.window_time(w))
+            out = os.path.join(self.outdir, "ts-%d.db" % w["commit_no"])
+            p = self.restore(out, ["-timestamp", ts])
+            name = "restore -timestamp %s (window of commit %d)" % (
+                ts, w["commit_no"])
+            if self.res.check(name + " exits 0", p.returncode == 0, _err(p)):
+                self.check_restored(name, out, w["commit_no"], wl)
+
+    def txid_restores(self, wl):
+        try:
+            files = self.ltx_list()
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            self.res.check("ltx -json lists the replica", False, str(e))
+            return
+        l0 = sorted((f for f in files if f["level"] == 0),
+                    key=lambda f: f["max_txid"])
+        self.res.check("ltx -json lists >= %d L0 files" % MIN_SAMPLES,
+                       len(l0) >= MIN_SAMPLES, "got %d" % len(l0))
+        seen = []
+        for f in spread(l0, MIN_SAMPLES):
+            tx = "%016x" % f["max_txid"]
+            out = os.path.join(self.outdir, "txid-%s.db" % tx)
+            p = self.restore(out, ["-txid", tx])
+            name = "restore -txid %s" % tx
+            if not self.res.check(name + " exits 0", p.returncode == 0,
+                                  _err(p)):
+                continue
+            c = self.check_restored(name, out, None, wl)
+            if c is None:
+                continue
+            seen.append((f["max_txid"], c))
+            logged = wl.commits.get(c)
+            if logged is not None:
+                self.res.check(
+                    name + " commit %d t_ms <= file created" % c,
+                    logged["t_ms"] <= f["created_ms"],
+                    "t_ms %d > created %d" % (logged["t_ms"], f["created_ms"]))
+        mono = all(a[1] <= b[1] for a, b in zip(seen, seen[1:]))
+        self.res.check("commit_no non-decreasing in TXID", mono, str(seen))
+        # Anchor TXIDs to the writer's clock: inside a quiet window of commit
+        # K, the newest L0 file created before the window's restore time
+        # holds exactly commit K (catches off-by-one TXID restores, which
+        # the checks above cannot see).
+        for w in spread(self.usable_windows(wl), WINDOW_TXID_SAMPLES):
+            t = self.window_time(w)
+            before = [f["max_txid"] for f in l0 if f["created_ms"] < t]
+            if not self.res.check("an L0 file was created before %s" %
+                                  lvfs.rfc3339_ms(t), bool(before)):
+                continue
+            tx = "%016x" % max(before)
+            out = os.path.join(self.outdir, "wtxid-%s.db" % tx)
+            p = self.restore(out, ["-txid", tx])
+            name = "restore -txid %s (newest before window of commit %d)" % (
+                tx, w["commit_no"])
+            if self.res.check(name + " exits 0", p.returncode == 0, _err(p)):
+                self.check_restored(name, out, w["commit_no"], wl)
+
+    # ---- interop ---------------------------------------------------------
+
+    def interop_read(self, wl, latest):
+        url = lvfs.file_url(self.replica)
+        try:
+            h = lvfs.vfs_dump_hash(url)
+        except lvfs.VfsError as e:
+            self.res.check("Litestream VFS reads walship's replica", False,
+                           str(e)[:800])
+            return
+        self.res.check("Litestream VFS view == walship latest restore",
+                       latest is not None and
+                       h == dbcheck.content_hash(latest))
+        self.res.check("Litestream VFS view == last logged commit",
+                       h == wl.commits[wl.last]["hash"])
+        try:
+            rows = lvfs.vfs_query(url, "PRAGMA integrity_check")
+            self.res.check("Litestream VFS integrity_check ok",
+                           rows == [("ok",)], str(rows)[:300])
+        except lvfs.VfsError as e:
+            self.res.check("Litestream VFS integrity_check ok", False, str(e))
+        for w in spread(self.usable_windows(wl), VFS_TIME_SAMPLES):
+            ts = lvfs.rfc3339_ms(self.window_time(w))
+            name = "Litestream VFS at %s == commit %d" % (ts, w["commit_no"])
+            try:
+                got = lvfs.vfs_dump_hash(url, timestamp=ts)
+                self.res.check(name, got == wl.commits[w["commit_no"]]["hash"])
+            except lvfs.VfsError as e:
+                self.res.check(name, False, str(e)[:500])
+
+    def interop_write(self):
+        vrep = os.path.join(self.tmp, "vfs-replica")
+        sessions = lvfs.SAMPLE_SESSIONS
+        try:
+            txids = lvfs.vfs_write(vrep, os.path.join(self.tmp, "vfs-buffer"),
+                                   sessions)
+        except lvfs.VfsError as e:
+            self.res.check("Litestream VFS write mode made a replica", False,
+                           str(e)[:800])
+            return
+        expect = lvfs.replay_plain(sessions,
+                                   os.path.join(self.tmp, "vfs-plain.db"))
+        vurl = lvfs.file_url(vrep)
+        arg = vurl if self.args.replica_as_url else vrep
+        want_rows = lvfs.vfs_query(vurl, lvfs.SAMPLE_SUMMARY_SQL)
+        out = os.path.join(self.outdir, "vfs-latest.db")
+        p = self.restore(out, replica=arg)
+        if self.res.check("walship restores a VFS-written replica",
+                          p.returncode == 0, _err(p)):
+            self.res.check("VFS replica restore integrity_check",
+                           dbcheck.integrity_check(out) == "ok")
+            self.res.check("VFS replica restore content == expected",
+                           dbcheck.content_hash(out) == expect[-1])
+            conn = dbcheck.open_ro(out)
+            rows = [tuple(r) for r in conn.execute(lvfs.SAMPLE_SUMMARY_SQL)]
+            conn.close()
+            self.res.check("VFS replica restore rows == VFS rows",
+                           rows == want_rows, "%s != %s" % (rows, want_rows))
+        for i, tx in enumerate(txids):
+            for how, extra in (
+                    ("-txid", ["-txid", "%016x" % tx]),
+                    ("-timestamp", ["-timestamp", lvfs.rfc3339_ms(
+                        lvfs.l0_file_mtime_ms(vrep, tx) + 1)])):
+                out = os.path.join(self.outdir, "vfs-%s-%d.db" % (how[1:], tx))
+                p = self.restore(out, extra, replica=arg)
+                name = "VFS replica restore %s %s" % (how, extra[1])
+                if self.res.check(name + " exits 0", p.returncode == 0,
+                                  _err(p)):
+                    self.res.check(name + " content == session %d" % (i + 1),
+                                   dbcheck.content_hash(out) == expect[i] and
+                                   dbcheck.integrity_check(out) == "ok")
+
+
+def _txid(v):
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+
+def _err(p):
+    return (p.stderr or b"").decode(errors="replace").strip()[-800:]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--walship", required=True, help="path to the binary")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--kill9", action="store_true")
+    mode.add_argument("--interop", action="store_true")
+    ap.add_argument("--seed", type=int,
+                    default=int.from_bytes(os.urandom(4), "big"))
+    ap.add_argument("--duration-s", type=float, default=40.0)
+    ap.add_argument("--workdir", help="use this dir instead of a temp dir")
+    ap.add_argument("--keep", action="store_true", help="keep the work dir")
+    ap.add_argument("--replica-as-url", action="store_true",
+                    help="pass file:///dir to restore/ltx instead of dir")
+    args = ap.parse_args(argv)
+    res = Results()
+    mode_name = "kill9" if args.kill9 else "interop" if args.interop \
+        else "basic"
+    print("e2e %s: seed %d (rerun with --seed %d)" % (mode_name, args.seed,
+                                                      args.seed), flush=True)
+    args.walship = os.path.abspath(args.walship)
+    if not (os.path.isfile(args.walship) and
+            os.access(args.walship, os.X_OK)):
+        res.check("walship binary exists", False,
+                  "%s is missing or not executable (build it first)" %
+                  args.walship)
+        return res.summary()
+    if args.interop:
+        try:
+            lvfs.vfs_so_path()
+        except lvfs.VfsError as e:
+            res.check("Litestream VFS extension present", False, str(e))
+            return res.summary()
+    t = E2E(args, res)
+    print("  work dir %s" % t.tmp, flush=True)
+    started = time.monotonic()
+    try:
+        wl = t.replicate_phase(kill9=args.kill9)
+        if wl is not None and wl.last is not None:
+            latest = t.latest_restore(wl)
+            if args.kill9:
+                t.txid_restores(wl)
+                t.timestamp_restores(wl, minimum=0)
+            elif args.interop:
+                t.interop_read(wl, latest)
+                t.interop_write()
+            else:
+                if latest:
+                    t.existing_output(wl, latest)
+                t.timestamp_restores(wl, minimum=MIN_SAMPLES)
+                t.txid_restores(wl)
+    except Exception:  # a harness bug or an unexpected walship output
+        res.check("harness ran without exceptions", False,
+                  traceback.format_exc())
+    finally:
+        t.cleanup()
+    print("  %d restores, %.1fs" % (t.n_restores, time.monotonic() - started),
+          flush=True)
+    if res.failed or args.keep:
+        print("  kept %s (walship log: %s)" % (t.tmp, t.walship_log),
+              flush=True)
+    elif not args.workdir:
+        import shutil
+        shutil.rmtree(t.tmp, ignore_errors=True)
+    return res.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
