@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 
 namespace walship {
@@ -109,12 +110,10 @@ Result<int64_t> ParseDurationMs(std::string_view s) {
     size_t i = 0;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) i++;
     if (i == 0) return bad();
-    double v;
-    try {
-      v = std::stod(std::string(s.substr(0, i)));
-    } catch (...) {
-      return bad();
-    }
+    std::string num(s.substr(0, i));
+    char* end = nullptr;
+    double v = std::strtod(num.c_str(), &end);
+    if (end != num.c_str() + num.size() || !std::isfinite(v)) return bad();
     s.remove_prefix(i);
     size_t j = 0;
     while (j < s.size() && std::isalpha(static_cast<unsigned char>(s[j]))) j++;
@@ -130,6 +129,7 @@ Result<int64_t> ParseDurationMs(std::string_view s) {
     else return bad();
     total += v * mult;
   }
+  if (!std::isfinite(total) || total > 9.2e15) return bad();  // beyond ~290 000 years
   int64_t ms = int64_t(std::llround(total));
   return neg ? -ms : ms;
 }
@@ -148,7 +148,12 @@ Result<uint64_t> ParseByteSize(std::string_view s) {
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) i++;
   if (i == 0) return InvalidArgument("invalid size \"" + orig + "\": want e.g. 5242880, 5MB or 5MiB");
-  double v = std::stod(std::string(s.substr(0, i)));
+  std::string num(s.substr(0, i));
+  char* end = nullptr;
+  double v = std::strtod(num.c_str(), &end);
+  if (end != num.c_str() + num.size() || !std::isfinite(v)) {
+    return InvalidArgument("invalid size \"" + orig + "\": want e.g. 5242880, 5MB or 5MiB");
+  }
   std::string unit;
   for (char c : s.substr(i)) {
     if (c != ' ') unit += char(std::tolower(static_cast<unsigned char>(c)));
@@ -162,6 +167,7 @@ Result<uint64_t> ParseByteSize(std::string_view s) {
   else if (unit == "mib") mult = 1024.0 * 1024;
   else if (unit == "gib") mult = 1024.0 * 1024 * 1024;
   else return InvalidArgument("invalid size \"" + orig + "\": unknown unit \"" + unit + "\"");
+  if (v * mult >= 1.8e19) return InvalidArgument("invalid size \"" + orig + "\": too large");
   return uint64_t(v * mult);
 }
 

@@ -38,6 +38,11 @@ TEST(TimeFmt, ByteSizes) {
   EXPECT_EQ(*ParseByteSize("5MiB"), 5u * 1024 * 1024);
   EXPECT_EQ(*ParseByteSize("5MB"), 5'000'000u);
   EXPECT_FALSE(ParseByteSize("5 parsecs").ok());
+  EXPECT_FALSE(ParseByteSize("1.2.3MB").ok());
+  EXPECT_FALSE(ParseByteSize("...").ok());
+  EXPECT_FALSE(ParseByteSize("99999999999999999999999GiB").ok());
+  EXPECT_FALSE(ParseDurationMs("1.2.3s").ok());
+  EXPECT_FALSE(ParseDurationMs("999999999999999999999h").ok());
 }
 
 }  // namespace

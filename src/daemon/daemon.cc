@@ -22,7 +22,7 @@ Result<std::vector<DbJob>> JobsFromConfig(const Config& cfg) {
     o.syncer.busy_timeout_ms = int(db.busy_timeout_ms);
     o.syncer.min_checkpoint_page_count = db.min_checkpoint_page_count;
     o.syncer.checkpoint_interval_ms = db.checkpoint_interval_ms;
-    o.syncer.max_sync_wal_bytes = db.max_sync_wal_bytes;
+    o.syncer.max_sync_wal_bytes = db.max_sync_wal_bytes > 0 ? uint64_t(db.max_sync_wal_bytes) : UINT64_MAX;
     o.monitor_interval_ms = db.monitor_interval_ms;
     o.sync_interval_ms = db.replica.sync_interval_ms;
     o.snapshot_interval_ms = cfg.snapshot_interval_ms;

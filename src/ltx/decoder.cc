@@ -275,6 +275,9 @@ Status Decoder::ReadTrailer() {
                                   Hex(want));
   }
   const uint64_t post = trailer_.post_apply_checksum;
+  if (header_.commit == 0 && post != kChecksumFlag) {
+    return CorruptAt(off, "post-apply checksum " + Hex(post) + " of a commit-0 file is not the checksum flag");
+  }
   if (header_.NoChecksum()) {
     if (post != 0) return CorruptAt(off, "post-apply checksum " + Hex(post) + " set without checksums");
     return Status::OK();

@@ -5,9 +5,10 @@
 // size bounded by LZ4_compressBound(page size), pgno <= Commit, no lock page,
 // ascending page order, snapshots holding exactly pages 1..Commit (lock page
 // skipped), the page index consistent with the frames read, the trailer rules
-// (PostApply zero without checksums, flagged otherwise), the file checksum,
-// and no data after the trailer. Any violation -> kCorruption naming the offset
-// and the problem; never a crash. Errors of the Source pass through with the
+// (as the Go encoder's: PostApply zero without checksums, flagged otherwise,
+// exactly the flag when Commit is 0), the file checksum, and no data after the
+// trailer. Any violation -> kCorruption naming the offset and the problem;
+// never a crash. Errors of the Source pass through with the
 // offset as context. After any error every later call returns that error.
 //
 // Reads the Source in large chunks into its own buffer (it may read ahead, so

@@ -239,6 +239,15 @@ TEST(LtxDecoder, RejectsPostApplyRuleViolations) {
   EXPECT_TRUE(testing::DecodeStatus(BuildRaw(tracked, {BlockFrame(1, kOnes)}, o)).ok());
 }
 
+TEST(LtxDecoder, CommitZeroFilesNeedTheChecksumFlagAsPostApply) {
+  ExpectCorrupt(BuildRaw(MakeHeader(512, 0, 1, 1), {}), "commit-0 file");
+  Header tracked = MakeHeader(512, 0, 1, 1);
+  tracked.flags = 0;
+  RawOptions o;
+  o.post_apply = kChecksumFlag;
+  EXPECT_TRUE(testing::DecodeStatus(BuildRaw(tracked, {}, o)).ok());
+}
+
 TEST(LtxDecoder, RejectsDataAfterTrailer) {
   RawOptions o;
   o.trailing = "x";

@@ -162,6 +162,13 @@ Status Encoder::CheckTrailer(uint64_t post_apply_checksum) const {
                              " but commit is " + std::to_string(header_.commit));
     }
   }
+  // As the Go encoder: Commit 0 needs PostApply == ChecksumFlag, so such a
+  // file cannot be written without checksums (compat reference 1.5).
+  if (header_.commit == 0 && post_apply_checksum != kChecksumFlag) {
+    return InvalidArgument(header_.NoChecksum()
+                               ? "ltx encode: a file with commit 0 cannot be written without checksums"
+                               : "ltx encode: post-apply checksum of an empty database must be the flag alone");
+  }
   if (header_.NoChecksum()) {
     if (post_apply_checksum != 0) {
       return InvalidArgument("ltx encode: post-apply checksum not allowed without checksums");
@@ -170,9 +177,6 @@ Status Encoder::CheckTrailer(uint64_t post_apply_checksum) const {
   }
   if ((post_apply_checksum & kChecksumFlag) == 0) {
     return InvalidArgument("ltx encode: post-apply checksum lacks the checksum flag");
-  }
-  if (header_.commit == 0 && post_apply_checksum != kChecksumFlag) {
-    return InvalidArgument("ltx encode: post-apply checksum of an empty database must be the flag alone");
   }
   if (header_.IsSnapshot() && post_apply_checksum != (kChecksumFlag | db_checksum_)) {
     return InvalidArgument("ltx encode: post-apply checksum does not match the snapshot's pages");

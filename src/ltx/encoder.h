@@ -34,7 +34,8 @@ class Encoder {
   // Writes the end marker, page index and trailer. post_apply_checksum must be
   // 0 when the header has NoChecksum; otherwise it carries the checksum flag,
   // and for a snapshot it must equal the rolling checksum of the pages written
-  // (ChecksumFlag alone when Commit is 0). A snapshot must hold every page
+  // (ChecksumFlag alone when Commit is 0, so a Commit-0 file cannot be written
+  // without checksums, as in the Go encoder). A snapshot must hold every page
   // 1..Commit (lock page excepted). Violations -> kInvalidArgument.
   Status Close(uint64_t post_apply_checksum = 0);
 

@@ -112,7 +112,10 @@ TEST(LtxEncoder, SnapshotsMustHoldEveryPageInOrder) {
   ExpectRejected(EncodeStatus(MakeHeader(512, 3, 1, 4), {1, 3}), "nonsequential");
   ExpectRejected(EncodeStatus(MakeHeader(512, 3, 1, 4), {1, 2}), "snapshot ends at page 2");
   EXPECT_TRUE(EncodeStatus(MakeHeader(512, 3, 1, 4), {1, 2, 3}).ok());
-  EXPECT_TRUE(EncodeStatus(MakeHeader(512, 0, 1, 4), {}).ok());
+  ExpectRejected(EncodeStatus(MakeHeader(512, 0, 1, 4), {}), "commit 0 cannot be written without checksums");
+  Header empty = MakeHeader(512, 0, 1, 4);
+  empty.flags = 0;
+  EXPECT_TRUE(EncodeStatus(empty, {}, kChecksumFlag).ok());
 }
 
 TEST(LtxEncoder, EmptyIncrementalIsAllowed) {

@@ -411,12 +411,12 @@ Result<SyncResult> DbSyncer::SyncOnce() {
   return r;
 }
 
-Status DbSyncer::CheckpointWithBarrier() {
+Result<bool> DbSyncer::CheckpointWithBarrier() {
   // Write barrier: holding the write lock, no app commit can slip in between
   // our last sync and the checkpoint, so nothing unseen is backfilled.
   Status s = conn_w_.Exec("BEGIN IMMEDIATE");
   if (!s.ok()) {
-    if (s.code() == Code::kBusy) return Status::OK();  // the app is writing: try next time
+    if (s.code() == Code::kBusy) return false;  // the app is writing: try next time
     return s;
   }
   struct Rollback {
@@ -439,7 +439,7 @@ Status DbSyncer::CheckpointWithBarrier() {
   }
   WALSHIP_RETURN_IF_ERROR(re);
   WLOG_DEBUG("{}: checkpoint (PASSIVE): {} frames in WAL, {} backfilled", opts_.db_path, nlog, nckpt);
-  return Status::OK();
+  return true;
 }
 
 Result<bool> DbSyncer::MaybeCheckpoint(bool force) {
@@ -451,16 +451,14 @@ Result<bool> DbSyncer::MaybeCheckpoint(bool force) {
              (opts_.checkpoint_interval_ms > 0 && synced_since_checkpoint_ &&
               now - last_checkpoint_ms_ >= opts_.checkpoint_interval_ms && frames > 1);
   if (!due) return false;
-  Status s = CheckpointWithBarrier();
-  {
-    // Keep the WAL non-empty so the read mark pins it; a write here also
-    // restarts the WAL if the checkpoint backfilled everything.
-    Status b = SeqBump();
-    if (s.ok()) s = b;
-  }
+  auto ran = CheckpointWithBarrier();
+  if (!ran.ok()) return ran.status().WithContext("checkpoint " + opts_.db_path);
+  if (!*ran) return false;  // busy: the app holds the write lock; next time
   last_checkpoint_ms_ = now;
   synced_since_checkpoint_ = false;
-  if (!s.ok()) return s.WithContext("checkpoint " + opts_.db_path);
+  // Keep the WAL non-empty so the read mark pins it; this write also restarts
+  // the WAL if the checkpoint backfilled everything.
+  WALSHIP_RETURN_IF_ERROR_CTX(SeqBump(), "checkpoint " + opts_.db_path + ": seq bump");
   return true;
 }
 

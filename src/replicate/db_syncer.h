@@ -129,7 +129,7 @@ class DbSyncer {
   Status WriteLtx(const std::string& path, const ltx::Header& h, const PageMap& m, const File& wal,
                   bool all_pages, uint32_t prev_commit);
   Result<SyncResult> SyncLocked(bool bounded);
-  Status CheckpointWithBarrier();
+  Result<bool> CheckpointWithBarrier();  // false: busy, not run
 
   SyncerOptions opts_;
   int lock_fd_ = -1;

@@ -27,6 +27,16 @@ Status Uploader::Init() {
   }
   // A replica may hold snapshots beyond its L0 (e.g. L0 removed by retention).
   if (st > remote_txid_) remote_txid_ = st;
+  // Snapshots written locally but not uploaded yet (a crash in between) count
+  // too: they are uploaded once the replica's L0 reaches them.
+  WALSHIP_ASSIGN_OR_RETURN(auto pending, ListDir(LocalSnapshotDir(meta_dir_)));
+  for (const auto& n : pending) {
+    uint64_t mn, mx;
+    if (!ltx::ParseFileName(n, &mn, &mx) || mx < st) continue;
+    auto mtime = MtimeMs(JoinPath(LocalSnapshotDir(meta_dir_), n));
+    st = mx;
+    sts = mtime.ok() ? *mtime : 0;
+  }
   snapshot_txid_ = st;
   snapshot_time_ms_ = sts;
   initialized_ = true;

@@ -11,9 +11,11 @@ handling, exit codes) can be exercised before the real binary exists:
 "Replication" = every monitor tick, if the database's content changed, a
 consistent copy (backup API) is stored as REPLICA/fake/<txid>.db with its
 creation time as mtime. Restores copy the newest copy with txid <= -txid or
-created < -timestamp. FAKE_WALSHIP_BUG=overwrite|txid_off_by_one|late_ts
-injects a bug (to check that the harness notices). The harness's interop mode needs real LTX files and
-does not work with this double.
+created < -timestamp. A replica holding real LTX files (ltx/) is restored
+through the Litestream VFS instead (exercises the harness's VFS-write interop
+checks); the interop read checks need walship's LTX output and fail here.
+FAKE_WALSHIP_BUG=overwrite|txid_off_by_one|late_ts injects a bug, to check
+that the harness notices.
 """
 
 import argparse
@@ -27,6 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import litestream_vfs as lvfs  # noqa: E402
 from litestream_vfs import parse_rfc3339_ms, rfc3339_ms  # noqa: E402
 
 
@@ -118,6 +121,8 @@ def restore(args):
         print("restore: cannot specify both -txid and -timestamp",
               file=sys.stderr)
         return 1
+    if os.path.isdir(os.path.join(args.replica, "ltx")):
+        return restore_ltx_via_vfs(args)
     cands = snapshots(args.replica)
     if args.txid:
         cands = [c for c in cands if c[0] <= int(args.txid, 16) -
@@ -130,6 +135,22 @@ def restore(args):
         return 1
     shutil.copyfile(cands[-1][2], out + ".tmp")
     os.replace(out + ".tmp", out)
+    return 0
+
+
+def restore_ltx_via_vfs(args):
+    """A real LTX replica (e.g. written by the VFS write mode): let the
+    Litestream VFS do the restore (VACUUM INTO). -txid maps to that L0 file's
+    mtime + 1 ms."""
+    ts = args.timestamp
+    if args.txid:
+        ts = lvfs.l0_file_mtime_ms(args.replica, int(args.txid, 16)) + 1
+    try:
+        lvfs.vfs_vacuum_into(lvfs.file_url(args.replica), args.o + ".tmp", ts)
+    except (lvfs.VfsError, OSError) as e:
+        print("restore: %s" % e, file=sys.stderr)
+        return 1
+    os.replace(args.o + ".tmp", args.o)
     return 0
 
 
