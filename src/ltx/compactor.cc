@@ -37,10 +37,10 @@ Status PageMerger::Init() {
   if (initialized_) return InvalidArgument("ltx merge: Init called twice");
   initialized_ = true;
   if (inputs_.empty()) return error_ = InvalidArgument("ltx merge: no inputs");
-  const size_t buffer =
-      std::clamp(kMergeBufferBudget / inputs_.size(), kMinInputBuffer, kMaxInputBuffer);
+  const size_t buffer = std::clamp(kMergeBufferBudget / inputs_.size(), kMinInputBuffer, kMaxInputBuffer);
   for (size_t i = 0; i < inputs_.size(); i++) {
-    if (inputs_[i].source == nullptr) return error_ = InvalidArgument("ltx merge: input " + inputs_[i].name + ": no source");
+    if (inputs_[i].source == nullptr)
+      return error_ = InvalidArgument("ltx merge: input " + inputs_[i].name + ": no source");
     auto c = std::make_unique<Cursor>(inputs_[i].source);
     c->dec.set_keep_page_index(false);
     c->dec.set_read_buffer_size(buffer);

@@ -61,8 +61,8 @@ class PageMerger {
   std::vector<std::unique_ptr<Cursor>> cursors_;
   std::vector<uint32_t> heap_;  // indices of cursors holding a page, smallest pgno on top
   static constexpr size_t kNone = SIZE_MAX;
-  size_t pending_ = kNone;       // winner of the last call, advanced on the next
-  uint32_t last_out_ = 0;        // last pgno returned
+  size_t pending_ = kNone;  // winner of the last call, advanced on the next
+  uint32_t last_out_ = 0;   // last pgno returned
   uint64_t last_post_apply_ = 0;
   Header header_;
   bool initialized_ = false;

@@ -84,8 +84,7 @@ TEST(LtxCompactor, LatestInputWinsForOverlappingInputs) {
   Header b = MakeHeader(1024, 10, 3, 5, 200);
   Header c = MakeHeader(1024, 12, 6, 6, 300);
   std::vector<File> files = {Make(a, Pages(1024, {{1, 1}, {3, 1}, {5, 1}})),
-                             Make(b, Pages(1024, {{3, 2}, {4, 2}})),
-                             Make(c, Pages(1024, {{5, 3}, {12, 3}}))};
+                             Make(b, Pages(1024, {{3, 2}, {4, 2}})), Make(c, Pages(1024, {{5, 3}, {12, 3}}))};
   Result<Merged> m = MergeAll(files);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->pages, Pages(1024, {{1, 1}, {3, 2}, {4, 2}, {5, 3}, {12, 3}}));
@@ -105,10 +104,11 @@ TEST(LtxCompactor, LatestInputWinsForOverlappingInputs) {
 }
 
 TEST(LtxCompactor, ShrinkDropsPagesAboveTheLastCommit) {
-  std::vector<File> files = {Make(MakeHeader(512, 8, 1, 1), Pages(512, {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1},
-                                                                         {6, 1}, {7, 1}, {8, 1}})),
-                             Make(MakeHeader(512, 9, 2, 2), Pages(512, {{7, 2}, {9, 2}})),
-                             Make(MakeHeader(512, 4, 3, 3), Pages(512, {{2, 3}}))};
+  std::vector<File> files = {
+      Make(MakeHeader(512, 8, 1, 1),
+           Pages(512, {{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}, {6, 1}, {7, 1}, {8, 1}})),
+      Make(MakeHeader(512, 9, 2, 2), Pages(512, {{7, 2}, {9, 2}})),
+      Make(MakeHeader(512, 4, 3, 3), Pages(512, {{2, 3}}))};
   Result<Merged> m = MergeAll(files);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ(m->header.commit, 4u);
@@ -276,7 +276,8 @@ TEST(LtxCompactor, SnapshotPlusIncrementalsReproducesFullPageSet) {
     EXPECT_EQ(m->pages, at) << "restore at txid " << end;
   }
   for (size_t begin = 1; begin + 5 <= files.size(); begin += 5) {
-    Result<Merged> m = MergeAll(std::vector<File>(files.begin() + long(begin), files.begin() + long(begin) + 5));
+    Result<Merged> m =
+        MergeAll(std::vector<File>(files.begin() + long(begin), files.begin() + long(begin) + 5));
     ASSERT_TRUE(m.ok()) << m.status().ToString();
     EXPECT_FALSE(m->header.IsSnapshot());
     for (const Page& p : m->pages) {

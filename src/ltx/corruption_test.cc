@@ -105,7 +105,8 @@ void ExpectEveryFlipRejected(const std::string& file, std::initializer_list<uint
       }
       // Accepted: only an LZ4-payload byte whose change decodes identically.
       Outcome o = DecodeFull(bad);
-      bool same = o.status.ok() && o.pages == orig.pages && o.trailer.file_checksum == orig.trailer.file_checksum;
+      bool same =
+          o.status.ok() && o.pages == orig.pages && o.trailer.file_checksum == orig.trailer.file_checksum;
       if (!in_payload(i) || !same) {
         ADD_FAILURE() << "flip of byte " << i << " with mask " << int(mask) << " accepted"
                       << (same ? " (outside an LZ4 payload)" : " with changed content");
@@ -115,7 +116,8 @@ void ExpectEveryFlipRejected(const std::string& file, std::initializer_list<uint
     }
     bad[i] = file[i];
   }
-  std::printf("[ info     ] %zu flips, %zu inside LZ4 payloads decoded to identical pages\n", flips, invisible);
+  std::printf("[ info     ] %zu flips, %zu inside LZ4 payloads decoded to identical pages\n", flips,
+              invisible);
 }
 
 void ExpectEveryTruncationRejected(const std::string& file) {
@@ -196,8 +198,10 @@ TEST(LtxCorruption, MergerRejectsEveryFlipOfFrameExample) {
     const uint8_t* data = nullptr;
     while (s.ok()) {
       Result<bool> r = m.Next(&pgno, &data);
-      if (!r.ok()) s = r.status();
-      else if (!*r) break;
+      if (!r.ok())
+        s = r.status();
+      else if (!*r)
+        break;
     }
     EXPECT_FALSE(s.ok()) << "flip of byte " << i << " accepted";
     bad[i] = file[i];

@@ -95,20 +95,19 @@ Result<bool> Decoder::NextPage(uint32_t* pgno, uint8_t* buf) {
 }
 
 Status Decoder::CheckPageOrder(uint64_t off, uint32_t pgno) const {
-  const std::string page = "page " + std::to_string(pgno) + ": ";
-  if (pgno > header_.commit) {
-    return CorruptAt(off, page + "beyond commit " + std::to_string(header_.commit));
-  }
+  // Messages are built only on failure: this runs once per page.
+  auto bad = [&](const std::string& why) {
+    return CorruptAt(off, "page " + std::to_string(pgno) + ": " + why);
+  };
+  if (pgno > header_.commit) return bad("beyond commit " + std::to_string(header_.commit));
   const uint32_t lock = LockPgno(header_.page_size);
-  if (pgno == lock) return CorruptAt(off, page + "lock page stored");
+  if (pgno == lock) return bad("lock page stored");
   if (header_.IsSnapshot()) {
     uint32_t want = last_pgno_ + 1;
     if (want == lock) want++;
-    if (pgno != want) {
-      return CorruptAt(off, page + "nonsequential page in snapshot (want " + std::to_string(want) + ")");
-    }
+    if (pgno != want) return bad("nonsequential page in snapshot (want " + std::to_string(want) + ")");
   } else if (pgno <= last_pgno_) {
-    return CorruptAt(off, page + "out of order after page " + std::to_string(last_pgno_));
+    return bad("out of order after page " + std::to_string(last_pgno_));
   }
   return Status::OK();
 }
@@ -130,10 +129,12 @@ Status Decoder::EndOfPages(uint64_t off) {
 }
 
 Status Decoder::ReadFramePayload(uint64_t off, uint32_t pgno, uint8_t* buf) {
-  const std::string where = "page " + std::to_string(pgno) + ": ";
+  auto bad = [&](const Status& s) {
+    return CorruptAt(off, "page " + std::to_string(pgno) + ": " + s.message());
+  };
   WALSHIP_RETURN_IF_ERROR(Fill(internal::kFrameStartSize, "lz4 frame"));
   Status s = internal::CheckFrameStart(cur());
-  if (!s.ok()) return CorruptAt(offset_, where + s.message());
+  if (!s.ok()) return bad(s);
   if (frame_decoder_ == nullptr) frame_decoder_ = std::make_unique<internal::PageFrameDecoder>();
   WALSHIP_RETURN_IF_ERROR(frame_decoder_->Begin(buf, header_.page_size));
   bool done = false;
@@ -141,7 +142,7 @@ Status Decoder::ReadFramePayload(uint64_t off, uint32_t pgno, uint8_t* buf) {
     if (avail() == 0) WALSHIP_RETURN_IF_ERROR(Fill(1, "lz4 frame"));
     size_t used = 0;
     s = frame_decoder_->Feed(cur(), avail(), &used, &done);
-    if (!s.ok()) return CorruptAt(off, where + s.message());
+    if (!s.ok()) return bad(s);
     Consume(used);
   }
   return Status::OK();
@@ -218,20 +219,23 @@ Status Decoder::ReadIndex() {
     WALSHIP_ASSIGN_OR_RETURN(uint64_t pgno, ReadUvarint("page index"));
     if (pgno == 0) break;
     if (i >= frame_count_) {
-      return CorruptAt(entry_off, "page index has more entries than the " + std::to_string(frame_count_) +
-                                      " pages read");
+      return CorruptAt(
+          entry_off, "page index has more entries than the " + std::to_string(frame_count_) + " pages read");
     }
     WALSHIP_ASSIGN_OR_RETURN(uint64_t off, ReadUvarint("page index"));
     WALSHIP_ASSIGN_OR_RETURN(uint64_t size, ReadUvarint("page index"));
-    const std::string entry = "page index entry " + std::to_string(i) + " (pgno " + std::to_string(pgno) +
-                              ", offset " + std::to_string(off) + ", size " + std::to_string(size) + ")";
-    if (pgno <= prev_pgno || pgno > UINT32_MAX) return CorruptAt(entry_off, entry + ": pgno out of order");
-    if (off != next_off) return CorruptAt(entry_off, entry + ": offset does not follow the previous frame");
+    auto bad = [&](const std::string& why) {
+      return CorruptAt(entry_off, "page index entry " + std::to_string(i) + " (pgno " + std::to_string(pgno) +
+                                      ", offset " + std::to_string(off) + ", size " + std::to_string(size) +
+                                      "): " + why);
+    };
+    if (pgno <= prev_pgno || pgno > UINT32_MAX) return bad("pgno out of order");
+    if (off != next_off) return bad("offset does not follow the previous frame");
     if (keep_index_) {
       const PageIndexEntry& e = index_[i];
       if (e.pgno != pgno || e.size != size) {
-        return CorruptAt(entry_off, entry + ": page frame read there was pgno " + std::to_string(e.pgno) +
-                                        ", size " + std::to_string(e.size));
+        return bad("page frame read there was pgno " + std::to_string(e.pgno) + ", size " +
+                   std::to_string(e.size));
       }
     }
     uint8_t h[12];
@@ -271,12 +275,13 @@ Status Decoder::ReadTrailer() {
   Consume(kTrailerSize);
   const uint64_t want = kChecksumFlag | crc_.Sum();
   if (trailer_.file_checksum != want) {
-    return CorruptAt(off + 8, "file checksum mismatch: stored " + Hex(trailer_.file_checksum) + ", computed " +
-                                  Hex(want));
+    return CorruptAt(
+        off + 8, "file checksum mismatch: stored " + Hex(trailer_.file_checksum) + ", computed " + Hex(want));
   }
   const uint64_t post = trailer_.post_apply_checksum;
   if (header_.commit == 0 && post != kChecksumFlag) {
-    return CorruptAt(off, "post-apply checksum " + Hex(post) + " of a commit-0 file is not the checksum flag");
+    return CorruptAt(off,
+                     "post-apply checksum " + Hex(post) + " of a commit-0 file is not the checksum flag");
   }
   if (header_.NoChecksum()) {
     if (post != 0) return CorruptAt(off, "post-apply checksum " + Hex(post) + " set without checksums");

@@ -67,7 +67,10 @@ class Decoder {
   Status Fill(size_t n, const char* what);
   const uint8_t* cur() const { return reinterpret_cast<const uint8_t*>(buf_.data()) + pos_; }
   size_t avail() const { return end_ - pos_; }
-  void Consume(size_t n) { pos_ += n; offset_ += n; }
+  void Consume(size_t n) {
+    pos_ += n;
+    offset_ += n;
+  }
   Status CorruptAt(uint64_t off, const std::string& msg) const;
   Result<bool> ReadPage(uint32_t* pgno, uint8_t* buf);
   Status CheckPageOrder(uint64_t off, uint32_t pgno) const;
@@ -100,7 +103,8 @@ class Decoder {
   Crc64 frames_hash_;       // over (pgno, size) of every frame, for the index check
   std::vector<PageIndexEntry> index_;
   uint64_t db_checksum_ = 0;  // rolling, for checksum-tracked snapshots
-  std::unique_ptr<internal::PageFrameDecoder> frame_decoder_;  // created on the first frame page
+  // Created on the first frame-encoded page.
+  std::unique_ptr<internal::PageFrameDecoder> frame_decoder_;
 };
 
 // Decodes one whole file held in memory and verifies it: the `ltx verify` of
@@ -114,6 +118,7 @@ Result<std::vector<PageIndexEntry>> DecodePageIndexFromTail(const uint8_t* tail,
                                                             uint64_t file_size, uint64_t* need);
 
 // Decodes one page frame (as located by the page index) into out (page_size bytes).
-Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_size, uint32_t* pgno, uint8_t* out);
+Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_size, uint32_t* pgno,
+                       uint8_t* out);
 
 }  // namespace walship::ltx

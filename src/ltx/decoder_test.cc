@@ -49,9 +49,13 @@ void ExpectExample(const std::string& file, uint64_t checksum, uint64_t frame_si
   }
 }
 
-TEST(LtxDecoder, DecodesBlockExample) { ExpectExample(ReadVector("example-block.ltx"), 0xf10ef668184cb537ull, 0x16); }
+TEST(LtxDecoder, DecodesBlockExample) {
+  ExpectExample(ReadVector("example-block.ltx"), 0xf10ef668184cb537ull, 0x16);
+}
 
-TEST(LtxDecoder, DecodesFrameExample) { ExpectExample(ReadVector("example-frame.ltx"), 0xf6ca51273e539784ull, 0x25); }
+TEST(LtxDecoder, DecodesFrameExample) {
+  ExpectExample(ReadVector("example-frame.ltx"), 0xf6ca51273e539784ull, 0x25);
+}
 
 TEST(LtxDecoder, DecodesLiteralOnlyBlock) {
   // Compat reference 1.15 (c): token 0xF0, length ff f2, then 512 literals.
@@ -174,13 +178,16 @@ TEST(LtxDecoder, RejectsStoredLockPage) {
 }
 
 TEST(LtxDecoder, RejectsUnorderedOrDuplicatePages) {
-  ExpectCorrupt(BuildRaw(MakeHeader(512, 9, 2, 2), {BlockFrame(3, kOnes), BlockFrame(2, kOnes)}), "out of order");
-  ExpectCorrupt(BuildRaw(MakeHeader(512, 9, 2, 2), {BlockFrame(3, kOnes), BlockFrame(3, kOnes)}), "out of order");
+  ExpectCorrupt(BuildRaw(MakeHeader(512, 9, 2, 2), {BlockFrame(3, kOnes), BlockFrame(2, kOnes)}),
+                "out of order");
+  ExpectCorrupt(BuildRaw(MakeHeader(512, 9, 2, 2), {BlockFrame(3, kOnes), BlockFrame(3, kOnes)}),
+                "out of order");
 }
 
 TEST(LtxDecoder, RejectsSnapshotGapsAndShortSnapshots) {
   ExpectCorrupt(BuildRaw(MakeHeader(512, 3, 1, 1), {BlockFrame(2, kOnes)}), "nonsequential");
-  ExpectCorrupt(BuildRaw(MakeHeader(512, 3, 1, 1), {BlockFrame(1, kOnes), BlockFrame(3, kOnes)}), "nonsequential");
+  ExpectCorrupt(BuildRaw(MakeHeader(512, 3, 1, 1), {BlockFrame(1, kOnes), BlockFrame(3, kOnes)}),
+                "nonsequential");
   ExpectCorrupt(BuildRaw(MakeHeader(512, 3, 1, 1), {BlockFrame(1, kOnes), BlockFrame(2, kOnes)}),
                 "snapshot ends at page 2 but commit is 3");
 }
@@ -283,7 +290,8 @@ TEST(LtxDecoder, ErrorsAreSticky) {
   uint32_t pgno = 0;
   Result<bool> r = d.NextPage(&pgno, reinterpret_cast<uint8_t*>(buf.data()));
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(d.NextPage(&pgno, reinterpret_cast<uint8_t*>(buf.data())).status().message(), r.status().message());
+  EXPECT_EQ(d.NextPage(&pgno, reinterpret_cast<uint8_t*>(buf.data())).status().message(),
+            r.status().message());
   EXPECT_EQ(d.Close().message(), r.status().message());
 }
 
@@ -293,7 +301,8 @@ TEST(LtxDecoder, MisuseIsInvalidArgument) {
   Decoder d(&src);
   std::string buf(512, '\0');
   uint32_t pgno = 0;
-  EXPECT_EQ(d.NextPage(&pgno, reinterpret_cast<uint8_t*>(buf.data())).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(d.NextPage(&pgno, reinterpret_cast<uint8_t*>(buf.data())).status().code(),
+            Code::kInvalidArgument);
   ASSERT_TRUE(d.DecodeHeader().ok());
   EXPECT_EQ(d.DecodeHeader().code(), Code::kInvalidArgument);
   EXPECT_EQ(d.Close().code(), Code::kInvalidArgument);
@@ -331,13 +340,12 @@ TEST(LtxDecoder, PageIndexFromTailAndPageFrames) {
     Result<Decoded> full = DecodeAll(file);
     ASSERT_TRUE(full.ok());
     uint64_t need = 0;
-    Result<std::vector<PageIndexEntry>> r =
-        DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(file.data()) + file.size() - 20, 20, file.size(),
-                                &need);
+    Result<std::vector<PageIndexEntry>> r = DecodePageIndexFromTail(
+        reinterpret_cast<const uint8_t*>(file.data()) + file.size() - 20, 20, file.size(), &need);
     ASSERT_EQ(r.status().code(), Code::kOutOfRange);
     EXPECT_EQ(need, 24u);
-    r = DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(file.data()) + file.size() - 24, 24, file.size(),
-                                &need);
+    r = DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(file.data()) + file.size() - 24, 24,
+                                file.size(), &need);
     ASSERT_EQ(r.status().code(), Code::kOutOfRange);
     ASSERT_GT(need, 24u);
     r = DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(file.data()) + file.size() - need, need,

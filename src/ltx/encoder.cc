@@ -79,21 +79,20 @@ Status Encoder::EncodeHeader(const Header& h) {
 }
 
 Status Encoder::CheckPageOrder(uint32_t pgno) const {
-  const std::string at = "ltx encode: page " + std::to_string(pgno) + ": ";
-  if (pgno == 0) return InvalidArgument(at + "page number zero");
-  if (pgno > header_.commit) {
-    return InvalidArgument(at + "beyond commit " + std::to_string(header_.commit));
-  }
+  // Messages are built only on failure: this runs once per page.
+  auto bad = [&](const std::string& why) {
+    return InvalidArgument("ltx encode: page " + std::to_string(pgno) + ": " + why);
+  };
+  if (pgno == 0) return bad("page number zero");
+  if (pgno > header_.commit) return bad("beyond commit " + std::to_string(header_.commit));
   const uint32_t lock = LockPgno(header_.page_size);
-  if (pgno == lock) return InvalidArgument(at + "is the lock page");
+  if (pgno == lock) return bad("is the lock page");
   if (header_.IsSnapshot()) {
     uint32_t want = last_pgno_ + 1;
     if (want == lock) want++;
-    if (pgno != want) {
-      return InvalidArgument(at + "nonsequential page in snapshot (want " + std::to_string(want) + ")");
-    }
+    if (pgno != want) return bad("nonsequential page in snapshot (want " + std::to_string(want) + ")");
   } else if (pgno <= last_pgno_) {
-    return InvalidArgument(at + "out of order (after page " + std::to_string(last_pgno_) + ")");
+    return bad("out of order (after page " + std::to_string(last_pgno_) + ")");
   }
   return Status::OK();
 }
@@ -136,8 +135,8 @@ Status Encoder::EncodePage(uint32_t pgno, const uint8_t* data) {
   auto* out = reinterpret_cast<uint8_t*>(cbuf_.data());
   PutBE32(out, pgno);
   PutBE16(out + 4, encoding_ == PageEncoding::kBlock ? kPageFlagSize : 0);
-  const size_t stored_prefix = encoding_ == PageEncoding::kBlock ? kPageHeaderSize + kBlockPrefixSize
-                                                                 : kPageHeaderSize;
+  const size_t stored_prefix =
+      encoding_ == PageEncoding::kBlock ? kPageHeaderSize + kBlockPrefixSize : kPageHeaderSize;
   crc_.Update(out, stored_prefix);
   crc_.Update(data, header_.page_size);
   if (header_.IsSnapshot() && !header_.NoChecksum()) {
@@ -165,9 +164,9 @@ Status Encoder::CheckTrailer(uint64_t post_apply_checksum) const {
   // As the Go encoder: Commit 0 needs PostApply == ChecksumFlag, so such a
   // file cannot be written without checksums (compat reference 1.5).
   if (header_.commit == 0 && post_apply_checksum != kChecksumFlag) {
-    return InvalidArgument(header_.NoChecksum()
-                               ? "ltx encode: a file with commit 0 cannot be written without checksums"
-                               : "ltx encode: post-apply checksum of an empty database must be the flag alone");
+    return InvalidArgument(
+        header_.NoChecksum() ? "ltx encode: a file with commit 0 cannot be written without checksums"
+                             : "ltx encode: post-apply checksum of an empty database must be the flag alone");
   }
   if (header_.NoChecksum()) {
     if (post_apply_checksum != 0) {

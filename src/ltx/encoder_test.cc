@@ -139,8 +139,8 @@ TEST(LtxEncoder, PostApplyRules) {
 TEST(LtxEncoder, ChecksumTrackedSnapshotOfCompatVector) {
   Header h = MakeHeader(512, 3, 1, 1);
   h.flags = 0;
-  std::vector<Page> pages = {{1, std::string(512, '\x01')}, {2, std::string(512, '\x02')},
-                             {3, std::string(512, '\x03')}};
+  std::vector<Page> pages = {
+      {1, std::string(512, '\x01')}, {2, std::string(512, '\x02')}, {3, std::string(512, '\x03')}};
   std::string f = EncodeFile(h, pages, PageEncoding::kBlock, 0xefffffffecd99000ull);
   Result<testing::Decoded> d = testing::DecodeAll(f);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
@@ -184,7 +184,8 @@ TEST(LtxEncoder, SinkErrorsPassThrough) {
 }
 
 TEST(LtxEncoder, PageIndexListsEveryFrame) {
-  std::vector<Page> pages = {{2, MakePage(1024, 2, 0)}, {7, MakePage(1024, 7, 0)}, {300, MakePage(1024, 300, 0)}};
+  std::vector<Page> pages = {
+      {2, MakePage(1024, 2, 0)}, {7, MakePage(1024, 7, 0)}, {300, MakePage(1024, 300, 0)}};
   std::string f = EncodeFile(MakeHeader(1024, 300, 3, 3), pages);
   Result<testing::Decoded> d = testing::DecodeAll(f);
   ASSERT_TRUE(d.ok()) << d.status().ToString();

@@ -25,7 +25,8 @@ Result<std::vector<PageIndexEntry>> DecodePageIndexFromTail(const uint8_t* tail,
                                                             uint64_t file_size, uint64_t* need) {
   const uint64_t fixed = kIndexLenSize + kTrailerSize;
   if (tail_len > file_size) return InvalidArgument("ltx page index: tail longer than the file");
-  if (file_size < kMinFileSize) return IndexCorrupt("file of " + std::to_string(file_size) + " bytes is too small");
+  if (file_size < kMinFileSize)
+    return IndexCorrupt("file of " + std::to_string(file_size) + " bytes is too small");
   if (tail_len < fixed) {
     if (need != nullptr) *need = fixed;
     return OutOfRange("ltx page index: tail too short for the index length");
@@ -69,7 +70,8 @@ Result<std::vector<PageIndexEntry>> DecodePageIndexFromTail(const uint8_t* tail,
   return out;
 }
 
-Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_size, uint32_t* pgno, uint8_t* out) {
+Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_size, uint32_t* pgno,
+                       uint8_t* out) {
   if (!IsValidPageSize(page_size)) return InvalidArgument("ltx page frame: invalid page size");
   if (frame_len < kPageHeaderSize) return FrameCorrupt("shorter than a page header");
   const uint32_t pg = GetBE32(frame);

@@ -15,7 +15,9 @@
 
 namespace walship::ltx::testing {
 
-std::string VectorPath(const std::string& name) { return std::string(WALSHIP_SHARED_TESTDATA) + "/ltx/" + name; }
+std::string VectorPath(const std::string& name) {
+  return std::string(WALSHIP_SHARED_TESTDATA) + "/ltx/" + name;
+}
 
 std::string ReadFileOrDie(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -47,7 +49,8 @@ Result<size_t> FailingSource::Read(void* buf, size_t n) {
   return k;
 }
 
-Header MakeHeader(uint32_t page_size, uint32_t commit, uint64_t min_txid, uint64_t max_txid, int64_t timestamp_ms) {
+Header MakeHeader(uint32_t page_size, uint32_t commit, uint64_t min_txid, uint64_t max_txid,
+                  int64_t timestamp_ms) {
   Header h;
   h.flags = kHeaderFlagNoChecksum;
   h.page_size = page_size;
@@ -85,7 +88,8 @@ Status TryEncode(const Header& h, const std::vector<Page>& pages, PageEncoding e
   return Status::OK();
 }
 
-std::string EncodeFile(const Header& h, const std::vector<Page>& pages, PageEncoding enc, uint64_t post_apply) {
+std::string EncodeFile(const Header& h, const std::vector<Page>& pages, PageEncoding enc,
+                       uint64_t post_apply) {
   std::string out;
   Status s = TryEncode(h, pages, enc, post_apply, &out);
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -167,7 +171,8 @@ RawFrame LegacyFrame(uint32_t pgno, const std::string& data, bool content_checks
   std::memset(&prefs, 0, sizeof(prefs));
   prefs.frameInfo.blockSizeID = LZ4F_max64KB;
   prefs.frameInfo.blockMode = LZ4F_blockIndependent;
-  prefs.frameInfo.contentChecksumFlag = content_checksum ? LZ4F_contentChecksumEnabled : LZ4F_noContentChecksum;
+  prefs.frameInfo.contentChecksumFlag =
+      content_checksum ? LZ4F_contentChecksumEnabled : LZ4F_noContentChecksum;
   std::string c(LZ4F_compressFrameBound(data.size(), &prefs), '\0');
   size_t n = LZ4F_compressFrame(c.data(), c.size(), data.data(), data.size(), &prefs);
   EXPECT_FALSE(LZ4F_isError(n));

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -132,6 +133,7 @@ class E2E:
         self.workload = None
         self.up_intervals = []   # [start_ms, end_ms] when walship ran
         self.n_restores = 0
+        self.files = []          # log files we opened for children
 
     # ---- processes -------------------------------------------------------
 
@@ -152,6 +154,7 @@ class E2E:
                "--quiet-every", str(QUIET_EVERY), "--quiet-ms", str(QUIET_MS),
                "--stop-file", self.stop_file]
         err = open(os.path.join(self.tmp, "workload.stderr"), "w")
+        self.files.append(err)
         self.workload = subprocess.Popen(cmd, stdout=err, stderr=err,
                                          start_new_session=True)
         deadline = time.monotonic() + 20
@@ -167,6 +170,7 @@ class E2E:
 
     def start_walship(self):
         log = open(self.walship_log, "a")
+        self.files.append(log)
         log.write("=== start %d\n" % now_ms())
         log.flush()
         self.walship = subprocess.Popen(
@@ -208,6 +212,8 @@ class E2E:
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+        for f in self.files:
+            f.close()
 
     # ---- walship commands ------------------------------------------------
 
@@ -233,18 +239,35 @@ class E2E:
         if p.returncode != 0:
             raise RuntimeError("ltx -json exit %d: %s" %
                                (p.returncode, _err(p)))
+        # The brief says "created"; Litestream itself prints "timestamp" in
+        # RFC3339 without fractional seconds. Accept both; with whole seconds
+        # the time checks allow 999 ms and the anchor check uses file mtimes.
         files = []
         for o in json.loads(p.stdout):
+            created = o["created"] if "created" in o else o["timestamp"]
+            if isinstance(created, str):
+                ms = lvfs.parse_rfc3339_ms(created)
+                precise = "." in created
+            else:
+                ms, precise = int(created), True
             files.append({
                 "level": int(o["level"]),
                 "min_txid": _txid(o["min_txid"]),
                 "max_txid": _txid(o["max_txid"]),
                 "size": int(o.get("size", 0)),
-                "created_ms": (lvfs.parse_rfc3339_ms(o["created"])
-                               if isinstance(o["created"], str)
-                               else int(o["created"])),
+                "created_ms": ms,
+                "created_slack_ms": 0 if precise else 999,
             })
         return files
+
+    def l0_created_ms(self, f):
+        """CreatedAt with ms precision: from the listing if it has it, else
+        the file's mtime (the file backend's CreatedAt)."""
+        if f["created_slack_ms"] == 0:
+            return f["created_ms"]
+        p = os.path.join(self.replica, "ltx", "0", "%016x-%016x.ltx" %
+                         (f["min_txid"], f["max_txid"]))
+        return os.stat(p).st_mtime_ns // 1_000_000
 
     def check_restored(self, name, path, expect_commit, wl):
         """Restored file: integrity ok, holds expect_commit (if not None) and
@@ -341,16 +364,50 @@ class E2E:
                           p.returncode == 0, _err(p)):
             self.check_restored("restore -force", out, wl.last, wl)
 
+    def bad_arguments(self):
+        """Litestream's restore rejects a time outside the replica's
+        [oldest, newest] CreatedAt and -txid together with -timestamp."""
+        try:
+            files = self.ltx_list()
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            self.res.check("ltx -json lists the replica", False, str(e))
+            return
+        if not files:
+            self.res.check("ltx -json lists the replica", False, "empty")
+            return
+        newest = max(self.l0_created_ms(f) if f["level"] == 0
+                     else f["created_ms"] for f in files)
+        oldest = min(f["created_ms"] for f in files)
+        tx = "%016x" % max(f["max_txid"] for f in files)
+        for name, extra in (
+                ("-timestamp after the newest file",
+                 ["-timestamp", lvfs.rfc3339_ms(newest + 1000)]),
+                ("-timestamp before the oldest file",
+                 ["-timestamp", lvfs.rfc3339_ms(oldest - 60000)]),
+                ("-txid with -timestamp",
+                 ["-txid", tx, "-timestamp", lvfs.rfc3339_ms(newest)])):
+            out = os.path.join(self.outdir, "bad.db")
+            p = self.restore(out, extra)
+            self.res.check("restore %s fails" % name, p.returncode != 0 and
+                           not os.path.exists(out), "exit code %d" %
+                           p.returncode)
+            if os.path.exists(out):
+                os.remove(out)
+
     def window_time(self, w):
         return w["quiet_end_ms"] - T_BEFORE_END_MS
 
-    def usable_windows(self, wl, need_up_ms=2000):
+    def usable_windows(self, wl):
         """Windows whose commit was written while walship ran continuously
         from need_up_ms before that commit until the restore time."""
+        need_up_ms = 2000 if self.args.kill9 else 1000
         out = []
         for w in wl.windows:
             c = wl.commits.get(w["commit_no"])
-            if c is None or w["commit_no"] < 1:
+            # Commit 0 has no file of its own; after the last commit no file
+            # is newer than the window, and (like Litestream) a timestamp
+            # after the newest file is an error, not "latest".
+            if c is None or w["commit_no"] < 1 or w["commit_no"] >= wl.last:
                 continue
             lo, hi = c["t_ms"] - need_up_ms, self.window_time(w)
             if any(s <= lo and (e is None or e >= hi)
@@ -399,7 +456,7 @@ class E2E:
             if logged is not None:
                 self.res.check(
                     name + " commit %d t_ms <= file created" % c,
-                    logged["t_ms"] <= f["created_ms"],
+                    logged["t_ms"] <= f["created_ms"] + f["created_slack_ms"],
                     "t_ms %d > created %d" % (logged["t_ms"], f["created_ms"]))
         mono = all(a[1] <= b[1] for a, b in zip(seen, seen[1:]))
         self.res.check("commit_no non-decreasing in TXID", mono, str(seen))
@@ -409,7 +466,7 @@ class E2E:
         # the checks above cannot see).
         for w in spread(self.usable_windows(wl), WINDOW_TXID_SAMPLES):
             t = self.window_time(w)
-            before = [f["max_txid"] for f in l0 if f["created_ms"] < t]
+            before = [f["max_txid"] for f in l0 if self.l0_created_ms(f) < t]
             if not self.res.check("an L0 file was created before %s" %
                                   lvfs.rfc3339_ms(t), bool(before)):
                 continue
@@ -441,12 +498,7 @@ class E2E:
                        h == dbcheck.content_hash(latest))
         self.res.check("Litestream VFS view == last logged commit",
                        h == wl.commits[wl.last]["hash"])
-        try:
-            rows = lvfs.vfs_query(url, "PRAGMA integrity_check")
-            self.res.check("Litestream VFS integrity_check ok",
-                           rows == [("ok",)], str(rows)[:300])
-        except lvfs.VfsError as e:
-            self.res.check("Litestream VFS integrity_check ok", False, str(e))
+        self.vfs_integrity(url, latest)
         for w in spread(self.usable_windows(wl), VFS_TIME_SAMPLES):
             ts = lvfs.rfc3339_ms(self.window_time(w))
             name = "Litestream VFS at %s == commit %d" % (ts, w["commit_no"])
@@ -455,6 +507,39 @@ class E2E:
                 self.res.check(name, got == wl.commits[w["commit_no"]]["hash"])
             except lvfs.VfsError as e:
                 self.res.check(name, False, str(e)[:500])
+
+    def vfs_integrity(self, url, latest):
+        """PRAGMA integrity_check through the VFS. The VFS (v0.5.17) sizes
+        the file as the highest page number it ever indexed (FileSize() =
+        max pgno over all planned files), so after the database shrank
+        (VACUUM, incremental vacuum) the pages past the real commit size
+        show up as "Page N is never used". Those lines alone are tolerated
+        (N > page count of walship's restore); anything else fails."""
+        name = "Litestream VFS integrity_check ok"
+        if latest is None:
+            self.res.check(name, False, "no latest restore to compare with")
+            return
+        conn = dbcheck.open_ro(latest)
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        conn.close()
+        try:
+            rows = lvfs.vfs_query(url, "PRAGMA integrity_check(1000000)")
+        except lvfs.VfsError as e:
+            self.res.check(name, False, str(e)[:500])
+            return
+        lines = "\n".join(str(r[0]) for r in rows).splitlines()
+        past, bad = 0, []
+        for line in lines:
+            m = re.fullmatch(r"Page (\d+) is never used", line)
+            if m and int(m.group(1)) > pages:
+                past += 1
+            elif line not in ("ok", "*** in database main ***"):
+                bad.append(line)
+        if past:
+            print("  note: VFS reports %d pages past the commit size (%d) as "
+                  "never used (VFS FileSize = max pgno seen; shrink artifact)"
+                  % (past, pages), flush=True)
+        self.res.check(name, not bad, "\n".join(bad[:20]))
 
     def interop_write(self):
         vrep = os.path.join(self.tmp, "vfs-replica")
@@ -485,10 +570,13 @@ class E2E:
             self.res.check("VFS replica restore rows == VFS rows",
                            rows == want_rows, "%s != %s" % (rows, want_rows))
         for i, tx in enumerate(txids):
-            for how, extra in (
-                    ("-txid", ["-txid", "%016x" % tx]),
-                    ("-timestamp", ["-timestamp", lvfs.rfc3339_ms(
-                        lvfs.l0_file_mtime_ms(vrep, tx) + 1)])):
+            todo = [("-txid", ["-txid", "%016x" % tx])]
+            # Like Litestream, a timestamp after the newest file is an error,
+            # so the newest file's state has no timestamp of its own.
+            if tx != txids[-1]:
+                todo.append(("-timestamp", ["-timestamp", lvfs.rfc3339_ms(
+                    lvfs.l0_file_mtime_ms(vrep, tx) + 1)]))
+            for how, extra in todo:
                 out = os.path.join(self.outdir, "vfs-%s-%d.db" % (how[1:], tx))
                 p = self.restore(out, extra, replica=arg)
                 name = "VFS replica restore %s %s" % (how, extra[1])
@@ -555,6 +643,7 @@ def main(argv=None):
             else:
                 if latest:
                     t.existing_output(wl, latest)
+                t.bad_arguments()
                 t.timestamp_restores(wl, minimum=MIN_SAMPLES)
                 t.txid_restores(wl)
     except Exception:  # a harness bug or an unexpected walship output

@@ -129,6 +129,9 @@ def restore(args):
                  (bug == "txid_off_by_one")]
     if args.timestamp:
         t = parse_rfc3339_ms(args.timestamp)
+        if cands and t > cands[-1][1]:
+            print("restore: timestamp after the newest backup", file=sys.stderr)
+            return 1
         cands = [c for c in cands if c[1] < t + 1000 * (bug == "late_ts")]
     if not cands:
         print("restore: no matching backup files available", file=sys.stderr)
