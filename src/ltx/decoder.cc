@@ -50,9 +50,9 @@ Status Decoder::Sticky(Status s) {
 
 Status Decoder::Fill(size_t n, const char* what) {
   if (end_ - pos_ >= n) return Status::OK();
-  if (n > buf_.size()) return Internal("ltx decode: read of " + std::to_string(n) + " bytes exceeds buffer");
-  if (pos_ + n > buf_.size()) {
-    std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+  if (n > buf_size_) return Internal("ltx decode: read of " + std::to_string(n) + " bytes exceeds buffer");
+  if (pos_ + n > buf_size_) {
+    std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
     end_ -= pos_;
     pos_ = 0;
   }
@@ -60,7 +60,7 @@ Status Decoder::Fill(size_t n, const char* what) {
     if (eof_) {
       return CorruptAt(offset_ + (end_ - pos_), std::string("unexpected end of file reading ") + what);
     }
-    Result<size_t> got = src_->Read(buf_.data() + end_, buf_.size() - end_);
+    Result<size_t> got = src_->Read(buf_.get() + end_, buf_size_ - end_);
     if (!got.ok()) return got.status().WithContext("ltx decode: offset " + std::to_string(offset_));
     if (*got == 0) eof_ = true;
     end_ += *got;
@@ -68,10 +68,20 @@ Status Decoder::Fill(size_t n, const char* what) {
   return Status::OK();
 }
 
+void Decoder::GrowBuffer(size_t size) {
+  // new[] without () leaves the bytes uninitialised: no zero-fill per decoder.
+  std::unique_ptr<uint8_t[]> b(new uint8_t[size]);
+  if (end_ > pos_) std::memcpy(b.get(), buf_.get() + pos_, end_ - pos_);
+  end_ -= pos_;
+  pos_ = 0;
+  buf_ = std::move(b);
+  buf_size_ = size;
+}
+
 Status Decoder::DecodeHeader() {
   if (!error_.ok()) return error_;
   if (header_read_) return InvalidArgument("ltx decode: header already read");
-  buf_.resize(std::max(kMinBuffer, read_buffer_size_));
+  GrowBuffer(std::max(kMinBuffer, read_buffer_size_));
   WALSHIP_RETURN_IF_ERROR(Sticky(Fill(kHeaderSize, "header")));
   Result<Header> h = Header::Decode(cur(), kHeaderSize);
   if (!h.ok()) return Sticky(CorruptAt(0, h.status().message()));
@@ -80,7 +90,7 @@ Status Decoder::DecodeHeader() {
   Consume(kHeaderSize);
   // Room for two whole block frames, so a refill rarely splits one.
   size_t frame_max = kPageHeaderSize + kBlockPrefixSize + internal::MaxBlockSize(header_.page_size);
-  if (buf_.size() < 2 * frame_max) buf_.resize(2 * frame_max);
+  if (buf_size_ < 2 * frame_max) GrowBuffer(2 * frame_max);
   header_read_ = true;
   return Status::OK();
 }
@@ -300,7 +310,7 @@ Status Decoder::ReadTrailer() {
 Status Decoder::CheckEof() {
   if (avail() == 0 && !eof_) {
     pos_ = end_ = 0;
-    Result<size_t> got = src_->Read(buf_.data(), 1);
+    Result<size_t> got = src_->Read(buf_.get(), 1);
     if (!got.ok()) return got.status().WithContext("ltx decode: offset " + std::to_string(offset_));
     if (*got == 0) eof_ = true;
     end_ = *got;

@@ -65,7 +65,8 @@ class Decoder {
  private:
   // Makes n bytes available at buf_[pos_]; kCorruption at end of stream.
   Status Fill(size_t n, const char* what);
-  const uint8_t* cur() const { return reinterpret_cast<const uint8_t*>(buf_.data()) + pos_; }
+  const uint8_t* cur() const { return buf_.get() + pos_; }
+  void GrowBuffer(size_t size);  // keeps [pos_, end_)
   size_t avail() const { return end_ - pos_; }
   void Consume(size_t n) {
     pos_ += n;
@@ -94,7 +95,8 @@ class Decoder {
   uint64_t offset_ = 0;  // bytes consumed from the Source
   uint32_t last_pgno_ = 0;
   Crc64 crc_;
-  std::string buf_;  // read buffer: valid bytes are [pos_, end_)
+  std::unique_ptr<uint8_t[]> buf_;  // read buffer, left uninitialised: valid bytes are [pos_, end_)
+  size_t buf_size_ = 0;
   size_t pos_ = 0;
   size_t end_ = 0;
   bool eof_ = false;

@@ -68,11 +68,16 @@ TEST(FromRc, MapsCorruptAndNotADbToCorruption) {
 
 TEST(FromRc, MapsOtherErrorsToIOError) {
   for (int rc : {SQLITE_ERROR, SQLITE_IOERR, SQLITE_IOERR_FSYNC, SQLITE_CANTOPEN, SQLITE_READONLY,
-                 SQLITE_FULL, SQLITE_MISUSE, SQLITE_NOMEM}) {
+                 SQLITE_NOMEM}) {
     Status st = FromRc(rc, nullptr, "ctx");
     EXPECT_EQ(st.code(), Code::kIOError) << rc;
     EXPECT_FALSE(st.retryable()) << rc;
   }
+}
+
+TEST(FromRc, MapsFullToNoSpaceAndMisuseToInternal) {
+  EXPECT_EQ(FromRc(SQLITE_FULL, nullptr, "ctx").code(), Code::kNoSpace);
+  EXPECT_EQ(FromRc(SQLITE_MISUSE, nullptr, "ctx").code(), Code::kInternal);
 }
 
 TEST(FromRc, SuccessCodesAreOk) {
@@ -140,7 +145,8 @@ TEST(Db, ExecQueryAndStatements) {
     rows.emplace_back(sel->ColumnInt(0), sel->ColumnText(1));
   }
   EXPECT_EQ(rows, (std::vector<std::pair<int64_t, std::string>>{{11, "n11"}, {12, "n12"}}));
-  EXPECT_EQ(sel->BindInt(5, 1).code(), Code::kIOError);  // SQLITE_RANGE
+  // Binding a finished statement without Reset() is SQLITE_MISUSE: a caller bug.
+  EXPECT_EQ(sel->BindInt(5, 1).code(), Code::kInternal);
 }
 
 TEST(Db, QueryWithoutRowsIsNotFound) {
