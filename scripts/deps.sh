@@ -7,13 +7,19 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-BUILD_PKGS=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libcurl4-openssl-dev libssl-dev liblz4-dev
+BUILD_PKGS=(build-essential cmake pkg-config sqlite3 libsqlite3-dev libcurl4-openssl-dev libssl-dev libexpat1-dev liblz4-dev
   libzstd-dev libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev
   libbenchmark-dev)
-TEST_PKGS=(python3 nodejs npm clang)
+TEST_PKGS=(clang libclang-rt-14-dev)
 
 pkgs=("${BUILD_PKGS[@]}")
-if [ "${1:-}" = "--test" ]; then pkgs+=("${TEST_PKGS[@]}"); fi
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=("${TEST_PKGS[@]}")
+  # Python 3 and Node.js/npm may come from elsewhere than Debian (this machine
+  # image ships its own): install Debian's only when the command is missing.
+  command -v python3 >/dev/null || pkgs+=(python3)
+  command -v npm >/dev/null || pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -256,6 +256,47 @@ TEST_P(SyncerTest, SnapshotAtPositionRestoresAlone) {
   EXPECT_EQ(Restored(), AppContent());
 }
 
+TEST_P(SyncerTest, RestoreOfACorruptOrMissingFileFailsNamingItAndLeavesNothing) {
+  OpenSyncer();
+  Write(1, 20);
+  Sync();
+  for (int i = 0; i < 3; i++) {
+    Write(100 + i * 10, 10, 2000);
+    Sync();
+  }
+  const std::string key2 = "ltx/0/" + ltx::FormatFileName(2, 2);
+  const std::string path2 = JoinPath(replica_dir_, key2);
+  auto bytes = ReadFileToString(path2);
+  ASSERT_TRUE(bytes.ok());
+  std::string bad = *bytes;
+  bad[bad.size() / 2] ^= 0x5a;
+  ASSERT_TRUE(RemoveFile(path2).ok());
+  ASSERT_TRUE(WriteFileAtomic(path2, bad).ok());
+
+  restore::RestoreOptions o;
+  o.output = JoinPath(dir_, "out/corrupt.db");
+  auto r = restore::Restore(*replica_, o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().message();
+  EXPECT_NE(r.status().message().find(key2), std::string::npos) << r.status().message();
+  EXPECT_FALSE(FileExists(o.output));
+  EXPECT_FALSE(FileExists(o.output + ".tmp"));
+  // A point before the damaged file still restores.
+  o.point.txid = 1;
+  EXPECT_TRUE(restore::Restore(*replica_, o).ok());
+
+  // A missing file is a gap, named by the file after it.
+  ASSERT_TRUE(RemoveFile(path2).ok());
+  restore::RestoreOptions g;
+  g.output = JoinPath(dir_, "out/gap.db");
+  auto gr = restore::Restore(*replica_, g);
+  ASSERT_FALSE(gr.ok());
+  EXPECT_EQ(gr.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(gr.status().message().find("gap in the TXID chain"), std::string::npos) << gr.status().message();
+  EXPECT_NE(gr.status().message().find(ltx::FormatFileName(3, 3)), std::string::npos) << gr.status().message();
+  EXPECT_FALSE(FileExists(g.output));
+}
+
 INSTANTIATE_TEST_SUITE_P(PageSizes, SyncerTest, ::testing::Values(512u, 4096u, 65536u));
 
 }  // namespace
