@@ -1,5 +1,7 @@
 #include "replica/replica.h"
 
+#include "storage/retry/body.h"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -83,7 +85,8 @@ Status Replica::Upload(int level, uint64_t min_txid, uint64_t max_txid, const st
   if (!file.ok()) return file.status().WithContext(ctx);
   auto size = file->Size();  // of the open file, not a second lookup by path
   if (!size.ok()) return size.status().WithContext(ctx);
-  FileSource body(std::move(file).value(), 0, *size);
+  // Rewindable, so a retrying store can re-send it without buffering it.
+  storage::RewindableFileSource body(std::move(file).value(), 0, *size);
   storage::PutOptions opts;
   opts.no_overwrite = true;
   opts.timestamp_ms = timestamp_ms;
