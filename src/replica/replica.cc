@@ -1,12 +1,14 @@
 #include "replica/replica.h"
 
-#include "storage/retry/body.h"
-
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 
 #include "base/file.h"
 #include "ltx/format.h"
+#include "storage/retry/body.h"
 
 namespace walship::replica {
 namespace {
@@ -111,6 +113,34 @@ Status Replica::Delete(const std::vector<LtxFileInfo>& files) const {
     }
   }
   return Status::OK();
+}
+
+Status Replica::ResolveCreatedTimes(std::vector<LtxFileInfo>* files, int64_t from_ms, int parallelism) const {
+  if (layout_ == storage::KeyLayout::kFile) return Status::OK();
+  std::vector<LtxFileInfo*> todo;
+  for (auto& f : *files) {
+    if (f.created_ms >= from_ms - 1000) todo.push_back(&f);
+  }
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first;
+  auto worker = [&] {
+    while (true) {
+      size_t i = next++;
+      if (i >= todo.size()) return;
+      auto head = store_->Head(todo[i]->key);
+      if (!head.ok()) {
+        std::lock_guard lk(mu);
+        if (first.ok()) first = head.status().WithContext("head " + todo[i]->key);
+        return;
+      }
+      todo[i]->created_ms = head->mtime_ms;
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < std::max(1, std::min<int>(parallelism, int(todo.size()))); t++) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
+  return first;
 }
 
 }  // namespace walship::replica

@@ -35,6 +35,15 @@ class Replica {
   explicit Replica(storage::OpenedReplica r) : Replica(std::move(r.store), std::move(r.prefix), r.layout) {}
 
   storage::ObjectStore* store() const { return store_.get(); }
+  storage::KeyLayout layout() const { return layout_; }
+
+  // Listings of object stores report the upload time (S3 LastModified, whole
+  // seconds), not the capture time. For files whose listed time is at or after
+  // `from_ms` - 1 s, replaces created_ms with the stored timestamp (HEAD: the
+  // litestream-timestamp metadata), `parallelism` requests at a time. Files
+  // listed earlier were captured earlier still (capture precedes upload).
+  // A no-op for the file layout, whose mtime is the capture time.
+  Status ResolveCreatedTimes(std::vector<LtxFileInfo>* files, int64_t from_ms, int parallelism = 16) const;
   std::string Describe() const { return store_->Describe(); }
 
   std::string LevelDir(int level) const;  // with trailing '/'

@@ -33,6 +33,53 @@ std::vector<std::pair<uint64_t, uint64_t>> Ranges(const std::vector<LtxFileInfo>
   return out;
 }
 
+// Lists like S3: the upload time in whole seconds, later than the capture
+// time; Head returns the stored timestamp.
+class UploadTimeListingStore final : public storage::ObjectStore {
+ public:
+  std::string Describe() const override { return "fake-s3://"; }
+  Status Put(const std::string& k, Source* b, uint64_t n, const storage::PutOptions& o) override {
+    return mem_.Put(k, b, n, o);
+  }
+  Result<std::unique_ptr<Source>> Open(const std::string& k, uint64_t off, std::optional<uint64_t> len) override {
+    return mem_.Open(k, off, len);
+  }
+  Result<storage::ObjectInfo> Head(const std::string& k) override {
+    heads++;
+    return mem_.Head(k);
+  }
+  Result<std::vector<storage::ObjectInfo>> List(const std::string& p, const std::string& after) override {
+    auto l = mem_.List(p, after);
+    if (l.ok()) {
+      for (auto& o : *l) o.mtime_ms = (o.mtime_ms + 4321) / 1000 * 1000;
+    }
+    return l;
+  }
+  Status Delete(const std::vector<std::string>& keys) override { return mem_.Delete(keys); }
+  int heads = 0;
+
+ private:
+  storage::MemStore mem_;
+};
+
+TEST(ReplicaTimes, ObjectStoreListingsGetTheStoredCaptureTimeForLateFiles) {
+  auto store = std::make_shared<UploadTimeListingStore>();
+  Replica r(store, "db", storage::KeyLayout::kS3);
+  for (uint64_t t = 1; t <= 10; t++) {
+    storage::PutOptions o;
+    o.timestamp_ms = 100'000 + int64_t(t) * 1000 + 7;
+    ASSERT_TRUE(store->PutBytes(r.Key(0, t, t), "x", o).ok());
+  }
+  auto files = r.ListLevel(0);
+  ASSERT_TRUE(files.ok());
+  EXPECT_EQ((*files)[4].created_ms, 109'000);  // listed: upload time, rounded
+  ASSERT_TRUE(r.ResolveCreatedTimes(&*files, 106'001).ok());
+  // Files listed before 105 s keep their listing time (captured earlier still); later ones are exact.
+  EXPECT_EQ((*files)[0].created_ms, 105'000);
+  for (size_t i = 1; i < files->size(); i++) EXPECT_EQ((*files)[i].created_ms, 100'000 + int64_t(i + 1) * 1000 + 7) << i;
+  EXPECT_EQ(store->heads, 9);
+}
+
 TEST(ReplicaKeys, FileLayoutWithoutPrefix) {
   Replica r(std::make_shared<MemStore>(), "", KeyLayout::kFile);
   EXPECT_EQ(r.LevelDir(0), "ltx/0/");

@@ -208,7 +208,8 @@ Result<bool> DbSyncer::LastFrameMatches(const File& wal, uint64_t frame_offset) 
   if (f.salt1 != last_.wal_salt1 || f.salt2 != last_.wal_salt2) return false;
   if (last_frame_ck_) return f.checksum1 == last_frame_ck_->first && f.checksum2 == last_frame_ck_->second;
   // After a restart we only have the last L0 file: its version of that page
-  // must equal the frame's page.
+  // must equal the frame's page. (The file was fully verified, checksum and
+  // all, when the position was loaded; here we only look for one page.)
   WALSHIP_RETURN_IF_ERROR(wal.PReadFull(page_buf_.data(), page_size_, frame_offset + wal::kFrameHeaderSize));
   std::string path = JoinPath(LocalL0Dir(opts_.meta_dir), ltx::FormatFileName(txid_, txid_));
   WALSHIP_ASSIGN_OR_RETURN(auto src, FileSource::Open(path));

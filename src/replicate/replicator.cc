@@ -130,12 +130,6 @@ void Replicator::MonitorLoop(std::stop_token st) {
     Status s = SyncUntilCaughtUp();
     if (!s.ok()) WLOG_ERROR("{}: final sync: {}", db_path(), s.message());
   }
-  {
-    std::lock_guard lk(mu_);
-    monitor_done_ = true;
-    upload_wanted_ = true;
-  }
-  cv_.notify_all();
 }
 
 void Replicator::UploadLoop(std::stop_token st) {

@@ -67,7 +67,6 @@ class Replicator {
   std::mutex mu_;
   std::condition_variable_any cv_;
   bool upload_wanted_ = false;
-  bool monitor_done_ = false;
   Status final_status_;
   std::jthread monitor_;
   std::jthread upload_;

@@ -130,6 +130,7 @@ Result<Plan> CalcPlan(const std::vector<LtxFileInfo>& files, const Point& point,
 
 Result<Plan> PlanRestore(const replica::Replica& r, const Point& point) {
   WALSHIP_ASSIGN_OR_RETURN(auto files, r.ListAll());
+  if (point.timestamp_ms) WALSHIP_RETURN_IF_ERROR_CTX(r.ResolveCreatedTimes(&files, *point.timestamp_ms), "restore");
   return CalcPlan(files, point, r.Describe());
 }
 
