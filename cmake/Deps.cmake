@@ -18,6 +18,9 @@ walship_require(CURL_FOUND libcurl4-openssl-dev "libcurl")
 find_package(OpenSSL)
 walship_require(OPENSSL_FOUND libssl-dev "OpenSSL")
 
+find_package(EXPAT)
+walship_require(EXPAT_FOUND libexpat1-dev "expat (S3 XML)")
+
 find_path(LZ4_INCLUDE_DIR lz4.h)
 find_library(LZ4_LIBRARY lz4)
 if(LZ4_INCLUDE_DIR AND LZ4_LIBRARY)

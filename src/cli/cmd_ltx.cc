@@ -8,19 +8,21 @@
 #include "cli/common.h"
 #include "cli/exit_codes.h"
 #include "ltx/format.h"
+#include "daemon/daemon.h"
 #include "storage/url.h"
 
 namespace walship::cli {
 
-// Resolves the positional argument of ltx/restore: with -config a database
-// path, else a replica URL or directory.
-Result<std::string> ResolveReplica(const std::string& arg, const std::string& config_path, bool expand_env,
-                                   std::string* db_path) {
-  if (config_path.empty()) return arg;
+// Opens the replica named by the positional argument of ltx/restore: with
+// -config a database path, else a replica URL or directory.
+Result<std::shared_ptr<replica::Replica>> ResolveReplica(const std::string& arg, const std::string& config_path,
+                                                         bool expand_env, std::string* db_path) {
+  if (config_path.empty()) return OpenReplica(arg);
   WALSHIP_ASSIGN_OR_RETURN(daemon::Config cfg, LoadConfig(config_path, expand_env));
   WALSHIP_ASSIGN_OR_RETURN(daemon::DbConfig db, FindDb(cfg, arg, config_path));
   if (db_path) *db_path = db.path;
-  return ReplicaUrlOf(db);
+  WALSHIP_ASSIGN_OR_RETURN(daemon::DbJob job, daemon::JobFromConfig(cfg, db));
+  return daemon::OpenJobReplica(job);
 }
 
 int CmdLtx(std::vector<std::string> args) {
@@ -44,15 +46,13 @@ int CmdLtx(std::vector<std::string> args) {
     }
     levels.push_back(level_s[0] - '0');
   }
-  auto url = ResolveReplica(target, config_path, !no_expand_env, nullptr);
-  if (!url.ok()) return Fail(url.status());
-  auto r = OpenReplica(*url);
+  auto r = ResolveReplica(target, config_path, !no_expand_env, nullptr);
   if (!r.ok()) return Fail(r.status());
   nlohmann::json out = nlohmann::json::array();
   if (!json) std::printf("%-6s %-17s %-17s %12s  %s\n", "level", "min_txid", "max_txid", "size", "created");
   for (int level : levels) {
     auto files = (*r)->ListLevel(level);
-    if (!files.ok()) return Fail(files.status().WithContext("ltx: list level " + std::to_string(level)));
+    if (!files.ok()) return Fail(files.status().WithContext("ltx"));
     for (const auto& f : *files) {
       if (json) {
         out.push_back({{"level", f.level},

@@ -15,8 +15,8 @@
 
 namespace walship::cli {
 
-Result<std::string> ResolveReplica(const std::string& arg, const std::string& config_path, bool expand_env,
-                                   std::string* db_path);
+Result<std::shared_ptr<replica::Replica>> ResolveReplica(const std::string& arg, const std::string& config_path,
+                                                         bool expand_env, std::string* db_path);
 
 namespace {
 
@@ -90,8 +90,8 @@ int CmdRestore(std::vector<std::string> args) {
   if (parallelism < 1) return Fail(InvalidArgument("-parallelism must be at least 1"));
 
   std::string db_path;
-  auto url = ResolveReplica(target, config_path, !no_expand_env, &db_path);
-  if (!url.ok()) return Fail(url.status());
+  auto replica = ResolveReplica(target, config_path, !no_expand_env, &db_path);
+  if (!replica.ok()) return Fail(replica.status());
   if (output.empty()) output = db_path;
   if (output.empty() && !dry_run) return Fail(InvalidArgument("-o OUT is required when restoring from a replica URL"));
   if (!output.empty()) output = AbsPath(output);
@@ -106,8 +106,6 @@ int CmdRestore(std::vector<std::string> args) {
     Status s = restore::CheckOutput(output, force);
     if (!s.ok()) return Fail(s);
   }
-  auto replica = OpenReplica(*url);
-  if (!replica.ok()) return Fail(replica.status());
   auto plan = restore::PlanRestore(**replica, opts.point);
   if (!plan.ok()) {
     if (plan.status().code() == Code::kNotFound && if_replica_exists) {

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "daemon/daemon.h"
 #include "storage/url.h"
 
 namespace walship::cli {
@@ -58,13 +59,8 @@ Result<daemon::DbConfig> FindDb(const daemon::Config& cfg, const std::string& db
   return NotFound("database " + want + " is not in config " + cfg_path);
 }
 
-std::string ReplicaUrlOf(const daemon::DbConfig& db) {
-  return db.replica.url.empty() ? db.replica.path : db.replica.url;
-}
-
 Result<std::shared_ptr<replica::Replica>> OpenReplica(const std::string& url_or_dir) {
-  WALSHIP_ASSIGN_OR_RETURN(storage::OpenedReplica r, storage::OpenReplicaUrl(url_or_dir));
-  return std::make_shared<replica::Replica>(std::move(r));
+  return daemon::OpenReplicaUrlWithRetries(url_or_dir);
 }
 
 void SetupLogging(const std::string& level) {

@@ -22,8 +22,6 @@ std::string DefaultConfigPath();
 Result<daemon::Config> LoadConfig(const std::string& path, bool expand_env);
 // The config entry for a database path (compared as absolute paths).
 Result<daemon::DbConfig> FindDb(const daemon::Config& cfg, const std::string& db_path, const std::string& cfg_path);
-// The replica URL (or directory) of a configured database.
-std::string ReplicaUrlOf(const daemon::DbConfig& db);
 Result<std::shared_ptr<replica::Replica>> OpenReplica(const std::string& url_or_dir);
 
 void SetupLogging(const std::string& level);

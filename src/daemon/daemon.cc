@@ -8,37 +8,44 @@
 
 #include "base/log.h"
 #include "replica/replica.h"
+#include "storage/retry/retrying_store.h"
+#include "storage/s3/options.h"
 #include "storage/url.h"
 
 namespace walship::daemon {
 
+Result<DbJob> JobFromConfig(const Config& cfg, const DbConfig& db) {
+  DbJob j;
+  auto& o = j.opts;
+  o.syncer.db_path = db.path;
+  o.syncer.meta_dir = db.meta_path;
+  o.syncer.busy_timeout_ms = int(db.busy_timeout_ms);
+  o.syncer.min_checkpoint_page_count = db.min_checkpoint_page_count;
+  o.syncer.checkpoint_interval_ms = db.checkpoint_interval_ms;
+  o.syncer.max_sync_wal_bytes = db.max_sync_wal_bytes > 0 ? uint64_t(db.max_sync_wal_bytes) : UINT64_MAX;
+  o.monitor_interval_ms = db.monitor_interval_ms;
+  o.sync_interval_ms = db.replica.sync_interval_ms;
+  o.snapshot_interval_ms = cfg.snapshot_interval_ms;
+  o.shutdown_sync_timeout_ms = cfg.shutdown_sync_timeout_ms;
+  o.shutdown_sync_interval_ms = cfg.shutdown_sync_interval_ms;
+  if (db.replica.type == "s3") {
+    auto s3 = S3OptionsFromConfig(db.replica);
+    if (!s3.ok()) return s3.status().WithContext("database " + db.path + ": replica");
+    j.s3 = std::move(s3).value();
+    j.replica_url = db.replica.url;
+  } else if (db.replica.type == "file" || db.replica.type.empty()) {
+    j.replica_url = !db.replica.path.empty() ? db.replica.path : db.replica.url;
+    if (j.replica_url.empty()) return InvalidArgument("database " + db.path + ": replica has neither url nor path");
+  } else {
+    return InvalidArgument("database " + db.path + ": replica type " + db.replica.type + " is not supported");
+  }
+  return j;
+}
+
 Result<std::vector<DbJob>> JobsFromConfig(const Config& cfg) {
   std::vector<DbJob> jobs;
   for (const auto& db : cfg.dbs) {
-    DbJob j;
-    auto& o = j.opts;
-    o.syncer.db_path = db.path;
-    o.syncer.meta_dir = db.meta_path;
-    o.syncer.busy_timeout_ms = int(db.busy_timeout_ms);
-    o.syncer.min_checkpoint_page_count = db.min_checkpoint_page_count;
-    o.syncer.checkpoint_interval_ms = db.checkpoint_interval_ms;
-    o.syncer.max_sync_wal_bytes = db.max_sync_wal_bytes > 0 ? uint64_t(db.max_sync_wal_bytes) : UINT64_MAX;
-    o.monitor_interval_ms = db.monitor_interval_ms;
-    o.sync_interval_ms = db.replica.sync_interval_ms;
-    o.snapshot_interval_ms = cfg.snapshot_interval_ms;
-    o.shutdown_sync_timeout_ms = cfg.shutdown_sync_timeout_ms;
-    o.shutdown_sync_interval_ms = cfg.shutdown_sync_interval_ms;
-    if (!db.replica.url.empty()) {
-      j.replica_url = db.replica.url;
-    } else if (!db.replica.path.empty()) {
-      j.replica_url = db.replica.path;
-    } else {
-      return InvalidArgument("database " + db.path + ": replica has neither url nor path");
-    }
-    if (db.replica.type != "file" && db.replica.type != "") {
-      return InvalidArgument("database " + db.path + ": replica type " + db.replica.type +
-                             " is not built yet (only file replicas are)");
-    }
+    WALSHIP_ASSIGN_OR_RETURN(DbJob j, JobFromConfig(cfg, db));
     jobs.push_back(std::move(j));
   }
   if (jobs.empty()) return InvalidArgument("no databases configured");
@@ -54,18 +61,65 @@ void BlockStopSignals() {
   signal(SIGPIPE, SIG_IGN);
 }
 
+Result<storage::S3Options> S3OptionsFromConfig(const ReplicaConfig& rc) {
+  storage::S3Options o;
+  if (!rc.url.empty()) {
+    WALSHIP_ASSIGN_OR_RETURN(o, storage::s3::ParseS3Url(rc.url));
+  }
+  if (!rc.bucket.empty()) o.bucket = rc.bucket;
+  if (!rc.path.empty()) o.prefix = storage::s3::LitestreamPrefix(rc.path);
+  if (!rc.endpoint.empty()) o.endpoint = rc.endpoint;
+  if (!rc.region.empty()) o.region = rc.region;
+  if (!rc.access_key_id.empty()) o.access_key_id = rc.access_key_id;
+  if (!rc.secret_access_key.empty()) o.secret_access_key = rc.secret_access_key;
+  if (rc.force_path_style) o.force_path_style = *rc.force_path_style;
+  if (rc.sign_payload) o.sign_payload = *rc.sign_payload;
+  if (rc.require_content_md5) o.require_content_md5 = *rc.require_content_md5;
+  if (rc.skip_verify) o.skip_verify = true;
+  if (rc.part_size) o.part_size = *rc.part_size;
+  if (rc.concurrency) o.concurrency = *rc.concurrency;
+  if (!rc.storage_class.empty()) o.storage_class = rc.storage_class;
+  if (o.bucket.empty()) return InvalidArgument("s3 replica needs a bucket (bucket: or url: s3://BUCKET/...)");
+  return o;
+}
+
 namespace {
+
+std::shared_ptr<replica::Replica> WithRetries(storage::OpenedReplica r) {
+  if (r.layout != storage::KeyLayout::kFile) {
+    storage::RetryOptions ro;
+    ro.max_elapsed_ms = 120'000;  // the uploader's own backoff takes over after that
+    r.store = std::make_shared<storage::RetryingStore>(std::move(r.store), ro);
+  }
+  return std::make_shared<replica::Replica>(std::move(r));
+}
 
 Result<std::vector<std::unique_ptr<replicate::Replicator>>> MakeReplicators(std::vector<DbJob>& jobs) {
   std::vector<std::unique_ptr<replicate::Replicator>> reps;
   for (auto& j : jobs) {
-    auto opened = storage::OpenReplicaUrl(j.replica_url);
-    if (!opened.ok()) return opened.status().WithContext("database " + j.opts.syncer.db_path);
-    auto replica = std::make_shared<replica::Replica>(std::move(opened).value());
-    reps.push_back(std::make_unique<replicate::Replicator>(j.opts, std::move(replica)));
+    auto replica = OpenJobReplica(j);
+    if (!replica.ok()) return replica.status().WithContext("database " + j.opts.syncer.db_path);
+    reps.push_back(std::make_unique<replicate::Replicator>(j.opts, std::move(replica).value()));
   }
   return reps;
 }
+
+}  // namespace
+
+Result<std::shared_ptr<replica::Replica>> OpenJobReplica(const DbJob& job) {
+  if (job.s3) {
+    WALSHIP_ASSIGN_OR_RETURN(storage::OpenedReplica r, storage::OpenS3Replica(*job.s3));
+    return WithRetries(std::move(r));
+  }
+  return OpenReplicaUrlWithRetries(job.replica_url);
+}
+
+Result<std::shared_ptr<replica::Replica>> OpenReplicaUrlWithRetries(const std::string& url) {
+  WALSHIP_ASSIGN_OR_RETURN(storage::OpenedReplica r, storage::OpenReplicaUrl(url));
+  return WithRetries(std::move(r));
+}
+
+namespace {
 
 }  // namespace
 
@@ -77,7 +131,8 @@ Status RunForeground(std::vector<DbJob> jobs) {
   for (auto& r : reps) {
     Status s = r->OpenAndReconcile();
     if (s.code() == Code::kAlreadyExists || s.code() == Code::kInvalidArgument) return s;
-    if (!s.ok()) WLOG_WARN("{}: {} (will retry)", r->db_path(), s.message());
+    // A missing database is reported by the monitor, which waits for it.
+    if (!s.ok() && s.code() != Code::kNotFound) WLOG_WARN("{}: {} (will retry)", r->db_path(), s.message());
   }
   for (auto& r : reps) r->Start();
   sigset_t set;

@@ -80,7 +80,7 @@ Result<uint64_t> Replica::MaxTxid(int level) const {
 }
 
 Status Replica::Upload(int level, uint64_t min_txid, uint64_t max_txid, const std::string& local_path,
-                       int64_t timestamp_ms) const {
+                       int64_t timestamp_ms, bool absent_per_listing) const {
   const std::string key = Key(level, min_txid, max_txid);
   const std::string ctx = "upload " + key;
   auto file = File::OpenRead(local_path);
@@ -92,6 +92,7 @@ Status Replica::Upload(int level, uint64_t min_txid, uint64_t max_txid, const st
   storage::PutOptions opts;
   opts.no_overwrite = true;
   opts.timestamp_ms = timestamp_ms;
+  opts.absent_per_listing = absent_per_listing;
   return store_->Put(key, &body, *size, opts).WithContext(ctx);
 }
 

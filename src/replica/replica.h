@@ -44,7 +44,10 @@ class Replica {
   // listed earlier were captured earlier still (capture precedes upload).
   // A no-op for the file layout, whose mtime is the capture time.
   Status ResolveCreatedTimes(std::vector<LtxFileInfo>* files, int64_t from_ms, int parallelism = 16) const;
-  std::string Describe() const { return store_->Describe(); }
+  // The store's description, plus the key prefix when there is one (never secrets).
+  std::string Describe() const {
+    return prefix_.empty() || prefix_ == "." ? store_->Describe() : store_->Describe() + " prefix " + prefix_;
+  }
 
   std::string LevelDir(int level) const;  // with trailing '/'
   std::string Key(int level, uint64_t min_txid, uint64_t max_txid) const;
@@ -58,8 +61,9 @@ class Replica {
   Result<uint64_t> MaxTxid(int level) const;
 
   // Uploads a local LTX file; never overwrites (kAlreadyExists).
+  // absent_per_listing: see storage::PutOptions.
   Status Upload(int level, uint64_t min_txid, uint64_t max_txid, const std::string& local_path,
-                int64_t timestamp_ms) const;
+                int64_t timestamp_ms, bool absent_per_listing = false) const;
   // Open and Delete use f.key when set, else the key computed from level/min/max.
   Result<std::unique_ptr<Source>> Open(const LtxFileInfo& f, uint64_t offset = 0) const;
   // Deletes in batches of at most 1000 keys; missing files are not an error.

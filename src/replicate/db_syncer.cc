@@ -92,6 +92,7 @@ Status DbSyncer::Open() {
     return s.WithContext("open " + opts_.db_path);
   }
   last_checkpoint_ms_ = opts_.clock->MonotonicMs();
+  open_ = true;
   return Status::OK();
 }
 
@@ -400,7 +401,7 @@ Result<SyncResult> DbSyncer::SyncLocked(bool bounded) {
 }
 
 Result<SyncResult> DbSyncer::SyncOnce() {
-  if (!is_open()) return FailedPrecondition("database is not open");
+  if (db_file_ == nullptr) return FailedPrecondition("database is not open");
   if (!in_read_tx_) {
     // The pin was lost (e.g. an error during a checkpoint): any restart since
     // then was not watched, so a changed WAL generation forces a full L0.
@@ -504,6 +505,7 @@ Status DbSyncer::Close() {
     Status s = EndReadTx();
     if (first.ok()) first = s;
   }
+  open_ = false;
   db_file_ = nullptr;
   Status s1 = conn_r_.Close();
   Status s2 = conn_w_.Close();

@@ -67,7 +67,7 @@ class DbSyncer {
   // loads the local position from the newest local L0 file. kNotFound if the
   // database file does not exist yet.
   Status Open();
-  bool is_open() const { return db_file_ != nullptr; }
+  bool is_open() const { return open_.load(); }  // any thread
 
   // Reconciles the local position with the replica's L0 position (the #781
   // trap). remote_txid > local: local L0 files are dropped and `remote_l0`
@@ -136,6 +136,7 @@ class DbSyncer {
   // Pages are read through conn_r_'s own file handle: opening and closing a
   // second fd on the DB file would drop this process's POSIX locks.
   sqlite3_file* db_file_ = nullptr;
+  std::atomic<bool> open_{false};
   sqlite::Db conn_r_;     // holds the long read transaction
   sqlite::Db conn_w_;     // seq bumps, write barrier
   bool in_read_tx_ = false;

@@ -14,6 +14,11 @@ Uploader::Uploader(std::string db_path, std::string meta_dir, std::shared_ptr<re
     : db_path_(std::move(db_path)), meta_dir_(std::move(meta_dir)), replica_(std::move(replica)), clock_(clock) {}
 
 Status Uploader::Init() {
+  std::lock_guard lk(op_mu_);
+  return InitLocked();
+}
+
+Status Uploader::InitLocked() {
   WALSHIP_ASSIGN_OR_RETURN(uint64_t l0, replica_->MaxTxid(0));
   WALSHIP_ASSIGN_OR_RETURN(auto snaps, replica_->ListLevel(ltx::kSnapshotLevel));
   remote_txid_ = l0;
@@ -44,6 +49,7 @@ Status Uploader::Init() {
 }
 
 Result<std::string> Uploader::FetchRemoteL0(uint64_t txid) {
+  std::lock_guard lk(op_mu_);
   // The newest position may be a snapshot only.
   replica::LtxFileInfo info;
   bool found = false;
@@ -89,7 +95,9 @@ Result<uint64_t> LocalFileChecksum(const std::string& path) {
 Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, const std::string& path) {
   WALSHIP_ASSIGN_OR_RETURN(int64_t mtime, MtimeMs(path));
   const std::string key = replica_->Key(level, min_txid, max_txid);
-  Status s = replica_->Upload(level, min_txid, max_txid, path, mtime);
+  // Init() listed the replica since our last error (errors force a new
+  // listing), so the key is known to be absent.
+  Status s = replica_->Upload(level, min_txid, max_txid, path, mtime, /*absent_per_listing=*/true);
   if (s.code() == Code::kAlreadyExists) {
     // Our earlier PUT may have landed with its acknowledgement lost. Same
     // file checksum -> it is ours; anything else is somebody else's object.
@@ -105,13 +113,22 @@ Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, cons
     return FailedPrecondition("upload " + key + ": a different object already exists on the replica; is another "
                               "replicator writing to " + replica_->Describe() + "? (never overwritten)");
   }
-  if (!s.ok()) return s.WithContext("upload " + key);
+  if (!s.ok()) return s;  // already names the key
   WLOG_DEBUG("{}: uploaded {}", db_path_, key);
   return Status::OK();
 }
 
 Result<int> Uploader::UploadPending(uint64_t local_txid) {
-  if (!initialized_) WALSHIP_RETURN_IF_ERROR(Init());
+  std::lock_guard lk(op_mu_);
+  if (!initialized_) WALSHIP_RETURN_IF_ERROR(InitLocked());
+  auto r = UploadPendingInitialized(local_txid);
+  // After any error the replica's position is recomputed from a new listing
+  // before the next upload (an upload may have landed with its reply lost).
+  if (!r.ok()) initialized_ = false;
+  return r;
+}
+
+Result<int> Uploader::UploadPendingInitialized(uint64_t local_txid) {
   int uploaded = 0;
   const std::string l0dir = LocalL0Dir(meta_dir_);
   while (remote_txid_ < local_txid) {

@@ -7,9 +7,13 @@
 //
 // Request cost: Init() lists L0 and L9 once; UploadPending() then issues one
 // PUT per file and no LIST or GET in steady state.
-// Thread safety: UploadPending/Init from one thread; remote_txid() from any.
+// Thread safety: all methods may be called from any thread. Init,
+// FetchRemoteL0 and UploadPending are serialised by op_mu_, which is held
+// across replica I/O on purpose (the monitor and the uploader thread must not
+// interleave listings and uploads); it is never taken under another lock.
 
 #include <atomic>
+#include <mutex>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -28,7 +32,7 @@ class Uploader {
 
   // Lists the replica's L0 and L9 levels to learn its position.
   Status Init();
-  bool initialized() const { return initialized_; }
+  bool initialized() const { return initialized_.load(); }
   uint64_t remote_txid() const { return remote_txid_.load(); }
   // MaxTXID and timestamp of the newest snapshot on the replica or pending locally; 0 if none.
   uint64_t snapshot_txid() const { return snapshot_txid_.load(); }
@@ -48,6 +52,8 @@ class Uploader {
   replica::Replica* replica() const { return replica_.get(); }
 
  private:
+  Status InitLocked();
+  Result<int> UploadPendingInitialized(uint64_t local_txid);
   Status UploadOne(int level, uint64_t min_txid, uint64_t max_txid, const std::string& path);
   void PruneLocal();
 
@@ -55,7 +61,8 @@ class Uploader {
   std::string meta_dir_;
   std::shared_ptr<replica::Replica> replica_;
   const Clock* clock_;
-  bool initialized_ = false;
+  std::mutex op_mu_;
+  std::atomic<bool> initialized_{false};
   std::atomic<uint64_t> remote_txid_{0};
   std::atomic<uint64_t> snapshot_txid_{0};
   std::atomic<int64_t> snapshot_time_ms_{0};

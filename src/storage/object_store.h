@@ -39,6 +39,11 @@ struct PutOptions {
   bool no_overwrite = true;
   // Stored as the object's timestamp (file: mtime; S3: x-amz-meta-litestream-timestamp). 0 = none.
   int64_t timestamp_ms = 0;
+  // The caller's own listing, made since its last error, says the key is
+  // absent. A backend that cannot refuse an overwrite atomically (an S3 server
+  // that ignores If-None-Match) may then skip its extra existence check (HEAD),
+  // which would otherwise double the request count of steady-state uploads.
+  bool absent_per_listing = false;
 };
 
 class ObjectStore {

@@ -4,12 +4,13 @@
 
 #include "base/file.h"
 #include "storage/file_store.h"
+#include "storage/s3/s3_store.h"
 
 namespace walship::storage {
 namespace {
 
 // Backends Litestream supports that walship does not build yet.
-constexpr const char* kPlannedSchemes[] = {"s3", "gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss"};
+constexpr const char* kPlannedSchemes[] = {"gs", "abs", "sftp", "webdav", "webdavs", "nats", "oss"};
 
 size_t SchemeEnd(const std::string& s) {
   size_t i = s.find("://");
@@ -94,14 +95,22 @@ Result<OpenedReplica> OpenReplicaUrl(const std::string& url) {
   if (se != std::string::npos) {
     std::string scheme = url.substr(0, se);
     for (char& c : scheme) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (scheme == "s3") {
+      auto opts = s3::ParseS3Url(url);
+      if (!opts.ok()) return opts.status();
+      auto r = OpenS3Replica(*opts);
+      if (!r.ok()) return r.status().WithContext("open replica " + shown);
+      r->url = shown;
+      return r;
+    }
     if (scheme != "file") {
       for (const char* planned : kPlannedSchemes) {
         if (scheme == planned) {
           return InvalidArgument("replica URL " + shown + ": the " + scheme +
-                                 " backend is not built yet (only file replicas are supported for now)");
+                                 " backend is not built yet (supported: file, s3)");
         }
       }
-      return InvalidArgument("replica URL " + shown + ": unsupported scheme \"" + scheme + "\" (supported: file)");
+      return InvalidArgument("replica URL " + shown + ": unsupported scheme \"" + scheme + "\" (supported: file, s3)");
     }
     WALSHIP_ASSIGN_OR_RETURN(std::string path, FileUrlPath(shown, url.substr(se + 3)));
     dir = CleanDir(path);
@@ -116,6 +125,27 @@ Result<OpenedReplica> OpenReplicaUrl(const std::string& url) {
   r.prefix = "";
   r.layout = KeyLayout::kFile;
   r.url = shown;
+  return r;
+}
+
+Result<OpenedReplica> OpenS3Replica(const S3Options& in) {
+  S3Options opts = in;
+  std::string host = opts.endpoint.substr(opts.endpoint.find("://") == std::string::npos ? 0 : opts.endpoint.find("://") + 3);
+  host = host.substr(0, host.find_first_of(":/"));
+  auto ends_with = [&](const std::string& suffix) {
+    return host.size() >= suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with("fly.storage.tigris.dev") || ends_with("t3.storage.dev")) {  // compat 7.5
+    opts.require_content_md5 = false;
+    opts.extra_headers.emplace_back("X-Tigris-Consistent", "true");
+  }
+  auto store = s3::S3Store::Create(opts);
+  if (!store.ok()) return store.status();
+  OpenedReplica r;
+  r.store = std::shared_ptr<ObjectStore>(std::move(store).value());
+  r.prefix = opts.prefix;
+  r.layout = KeyLayout::kS3;
+  r.url = "s3://" + opts.bucket + (opts.prefix.empty() ? "" : "/" + opts.prefix);
   return r;
 }
 

@@ -8,8 +8,19 @@ exactly the state the writer logged for that point.
   e2e_replicate_restore.py --walship BIN --kill9    SIGKILL walship 2-3 times
   e2e_replicate_restore.py --walship BIN --interop  cross-check with the real
                                                     Litestream VFS both ways
+  ... --s3 [--kill9 | --interop]   the same against an S3 replica on a local
+                                   moto_server (tests/support/s3server.py)
 Options: --seed N (printed; default random), --duration-s S (40),
 --keep (keep the temp dir), --replica-as-url (pass file:///dir, not dir).
+
+--s3: replicate uses the YAML form with explicit keys (type: s3, bucket,
+path, endpoint, force-path-style, access-key-id, secret-access-key) and runs
+WITHOUT AWS_* credentials in its environment; restore/ltx use the URL form
+s3://BUCKET/PREFIX?endpoint=...&forcePathStyle=true with the credentials in
+AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY. Precise file times come from each
+object's x-amz-meta-litestream-timestamp (HEAD); listings carry S3
+LastModified (whole seconds). The Litestream VFS gets the same URL, the
+credentials, and no AWS_CA_BUNDLE.
 
 Prints one PASS/FAIL line per check and, last, "N passed, M failed".
 Exit 0 iff nothing failed. Uses python3 stdlib, the sqlite3 CLI and (for
@@ -34,6 +45,7 @@ SUPPORT = os.path.join(HERE, "..", "support")
 sys.path.insert(0, SUPPORT)
 import dbcheck  # noqa: E402
 import litestream_vfs as lvfs  # noqa: E402
+import s3server  # noqa: E402
 
 WORKLOAD = os.path.join(SUPPORT, "workload.py")
 RATE = 40             # transactions per second
@@ -44,6 +56,14 @@ MIN_SAMPLES = 20      # timestamp and TXID restores (at least)
 VFS_TIME_SAMPLES = 10
 WINDOW_TXID_SAMPLES = 8
 CMD_TIMEOUT_S = 60
+S3_BUCKET = "walship-e2e"
+S3_PREFIX = "e2e/app"         # walship's replica
+S3_VFS_PREFIX = "vfs/app"     # the replica the Litestream VFS writes
+S3_TIMESTAMP_META = "litestream-timestamp"
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT/SIGHUP: unwind so every child is stopped."""
 
 
 class Results:
@@ -114,9 +134,11 @@ class WorkloadLog:
 
 class E2E:
 
-    def __init__(self, args, res):
+    def __init__(self, args, res, s3=None):
         self.args = args
         self.res = res
+        self.s3 = s3             # S3Server (with S3_BUCKET created) or None
+        self._s3_times = {}      # key -> capture time ms (None: no metadata)
         self.seed = args.seed
         self.rng = random.Random(self.seed)
         self.tmp = args.workdir or tempfile.mkdtemp(prefix="walship-e2e-")
@@ -138,6 +160,24 @@ class E2E:
     # ---- processes -------------------------------------------------------
 
     def write_config(self):
+        if self.s3 is not None:
+            # Explicit keys; replicate gets no AWS_* environment variables.
+            with open(self.cfg, "w") as f:
+                f.write("dbs:\n"
+                        "  - path: %s\n"
+                        "    monitor-interval: 100ms\n"
+                        "    replica:\n"
+                        "      type: s3\n"
+                        "      bucket: %s\n"
+                        "      path: %s\n"
+                        "      endpoint: %s\n"
+                        "      force-path-style: true\n"
+                        "      access-key-id: %s\n"
+                        "      secret-access-key: %s\n"
+                        "      sync-interval: 200ms\n" % (
+                            self.db, S3_BUCKET, S3_PREFIX, self.s3.endpoint,
+                            s3server.TEST_KEY, s3server.TEST_SECRET))
+            return
         with open(self.cfg, "w") as f:
             f.write("dbs:\n"
                     "  - path: %s\n"
@@ -175,7 +215,8 @@ class E2E:
         log.flush()
         self.walship = subprocess.Popen(
             [self.args.walship, "replicate", "-config", self.cfg],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.replicate_env())
         self.up_intervals.append([now_ms(), None])
 
     def walship_stopped(self):
@@ -217,14 +258,83 @@ class E2E:
 
     # ---- walship commands ------------------------------------------------
 
+    def replicate_env(self):
+        if self.s3 is None:
+            return None
+        return {k: v for k, v in os.environ.items()
+                if not k.startswith("AWS_") or k == "AWS_CA_BUNDLE"}
+
+    def command_env(self):
+        """restore/ltx: the credentials come from the environment."""
+        if self.s3 is None:
+            return None
+        env = self.replicate_env()
+        env["AWS_ACCESS_KEY_ID"] = s3server.TEST_KEY
+        env["AWS_SECRET_ACCESS_KEY"] = s3server.TEST_SECRET
+        return env
+
+    def vfs_env(self):
+        return lvfs.s3_env(s3server.TEST_KEY, s3server.TEST_SECRET) \
+            if self.s3 is not None else None
+
+    def s3_url(self, prefix=S3_PREFIX):
+        return self.s3.replica_url(S3_BUCKET, prefix)
+
+    def s3_keys(self, prefix):
+        return [k for k, _ in self.s3.list_objects(S3_BUCKET, prefix + "/")]
+
+    def s3_capture_ms(self, key):
+        """x-amz-meta-litestream-timestamp of an object (epoch ms), or None
+        if it has none or is gone. Cached."""
+        if key not in self._s3_times:
+            h = self.s3.head_object(S3_BUCKET, key)
+            ts = h and h["metadata"].get(S3_TIMESTAMP_META)
+            self._s3_times[key] = lvfs.parse_rfc3339_ms(ts) if ts else None
+        return self._s3_times[key]
+
+    def s3_layout(self):
+        """walship's S3 objects: only <prefix>/<level %04x>/<min>-<max>.ltx
+        keys, each with litestream-timestamp metadata, and no multipart
+        upload left open."""
+        objs = self.s3.list_objects(S3_BUCKET)
+        pat = re.compile(re.escape(S3_PREFIX) +
+                         r"/([0-9a-f]{4})/[0-9a-f]{16}-[0-9a-f]{16}\.ltx")
+        levels, stray, no_meta = {}, [], []
+        for key, _size in objs:
+            m = pat.fullmatch(key)
+            if not m:
+                stray.append(key)
+                continue
+            lvl = int(m.group(1), 16)
+            levels[lvl] = levels.get(lvl, 0) + 1
+            if self.s3_capture_ms(key) is None:
+                no_meta.append(key)
+        print("  S3 replica: %d objects, per level %s" % (
+            len(objs), dict(sorted(levels.items()))), flush=True)
+        self.res.check("S3 replica has only LTX objects in the v0.5 layout",
+                       not stray and levels, "stray %s" % stray[:10])
+        self.res.check("every S3 LTX object has %s metadata" %
+                       S3_TIMESTAMP_META, not no_meta, str(no_meta[:10]))
+        try:
+            r = self.s3.client().list_multipart_uploads(Bucket=S3_BUCKET)
+            open_mpu = [u["Key"] for u in r.get("Uploads", [])]
+        except Exception as e:  # moto without the call: not walship's fault
+            print("  note: ListMultipartUploads failed: %s" % e, flush=True)
+            open_mpu = []
+        self.res.check("no multipart upload left open", not open_mpu,
+                       str(open_mpu[:10]))
+
     def replica_arg(self):
+        if self.s3 is not None:
+            return self.s3_url()
         return lvfs.file_url(self.replica) if self.args.replica_as_url \
             else self.replica
 
     def run(self, argv, timeout=CMD_TIMEOUT_S):
         try:
             return subprocess.run([self.args.walship] + argv,
-                                  capture_output=True, timeout=timeout)
+                                  capture_output=True, timeout=timeout,
+                                  env=self.command_env())
         except subprocess.TimeoutExpired as e:
             return subprocess.CompletedProcess(
                 e.cmd, -1, b"", b"timed out after %ds" % timeout)
@@ -250,6 +360,10 @@ class E2E:
                 precise = "." in created
             else:
                 ms, precise = int(created), True
+            if self.s3 is not None:
+                # S3 listings carry LastModified in whole seconds, even when
+                # printed as ".000Z".
+                precise = False
             files.append({
                 "level": int(o["level"]),
                 "min_txid": _txid(o["min_txid"]),
@@ -262,9 +376,19 @@ class E2E:
 
     def l0_created_ms(self, f):
         """CreatedAt with ms precision: from the listing if it has it, else
-        the file's mtime (the file backend's CreatedAt)."""
+        the file's mtime (the file backend's CreatedAt) or, on S3, the
+        object's litestream-timestamp metadata (HEAD)."""
         if f["created_slack_ms"] == 0:
             return f["created_ms"]
+        if self.s3 is not None:
+            t = self.s3_capture_ms("%s/%04x/%016x-%016x.ltx" % (
+                S3_PREFIX, f["level"], f["min_txid"], f["max_txid"]))
+            if t is None:
+                raise RuntimeError("S3 object of L%d %016x-%016x has no %s "
+                                   "metadata (or is gone)" % (
+                                       f["level"], f["min_txid"],
+                                       f["max_txid"], S3_TIMESTAMP_META))
+            return t
         p = os.path.join(self.replica, "ltx", "0", "%016x-%016x.ltx" %
                          (f["min_txid"], f["max_txid"]))
         return os.stat(p).st_mtime_ns // 1_000_000
@@ -363,6 +487,68 @@ class E2E:
         if self.res.check("restore -force over existing output exits 0",
                           p.returncode == 0, _err(p)):
             self.check_restored("restore -force", out, wl.last, wl)
+
+    def s3_bad_replicas(self):
+        """A missing bucket and an empty prefix: restore fails, no output."""
+        for name, url in (
+                ("a missing bucket", self.s3.replica_url("no-such-bucket",
+                                                         S3_PREFIX)),
+                ("an empty prefix", self.s3_url("nothing/here"))):
+            out = os.path.join(self.outdir, "bad-s3.db")
+            p = self.restore(out, replica=url)
+            self.res.check("restore from %s fails" % name,
+                           p.returncode != 0 and not os.path.exists(out),
+                           "exit code %d" % p.returncode)
+            if os.path.exists(out):
+                os.remove(out)
+
+    def s3_timestamp_boundaries(self, n=8):
+        """-timestamp exactly at an L0 object's stored capture time C(K)
+        includes it, at C(K) - 1 ms it does not (restore picks the last file
+        created at or before the time). On S3 that time is the object's
+        litestream-timestamp metadata, not its LastModified (whole seconds,
+        and later than C), so this pins the HEAD-based selection. Each
+        restore must equal the -txid restore of the expected file."""
+        try:
+            files = self.ltx_list()
+        except (RuntimeError, ValueError, KeyError, TypeError) as e:
+            self.res.check("ltx -json lists the replica", False, str(e))
+            return
+        l0 = sorted((f for f in files if f["level"] == 0),
+                    key=lambda f: f["max_txid"])
+        # Pairs (previous, file) of consecutive L0 files, skipping the first
+        # (nothing before it) and the last (its state is "latest").
+        pairs = [(a, b) for a, b in zip(l0, l0[1:-1])
+                 if b["min_txid"] == a["max_txid"] + 1]
+        by_tx = {}
+
+        def txid_hash(f):
+            tx = "%016x" % f["max_txid"]
+            if tx not in by_tx:
+                out = os.path.join(self.outdir, "btxid-%s.db" % tx)
+                p = self.restore(out, ["-txid", tx])
+                by_tx[tx] = dbcheck.content_hash(out) if p.returncode == 0 \
+                    else None
+            return by_tx[tx]
+
+        for prev, f in spread(pairs, n):
+            c_prev, c = self.l0_created_ms(prev), self.l0_created_ms(f)
+            if c_prev >= c:   # same millisecond: no boundary to test
+                continue
+            for t, want in ((c, f), (c - 1, prev)):
+                ts = lvfs.rfc3339_ms(t)
+                out = os.path.join(self.outdir, "bts-%d.db" % t)
+                p = self.restore(out, ["-timestamp", ts])
+                name = ("restore -timestamp %s (%s capture time of L0 %016x) "
+                        "== -txid %016x" % (ts, "at" if t == c else "1ms before",
+                                            f["max_txid"], want["max_txid"]))
+                if not self.res.check(name + " exits 0", p.returncode == 0,
+                                      _err(p)):
+                    continue
+                h, want_h = dbcheck.content_hash(out), txid_hash(want)
+                self.res.check(name, want_h is not None and h == want_h,
+                               "-txid restore failed" if want_h is None else
+                               "holds commit %d" % dbcheck.commit_no(out))
 
     def bad_arguments(self):
         """Litestream's restore rejects a time outside the replica's
@@ -481,14 +667,20 @@ class E2E:
     # ---- interop ---------------------------------------------------------
 
     def interop_read(self, wl, latest):
-        url = lvfs.file_url(self.replica)
+        env = self.vfs_env()
+        if self.s3 is not None:
+            url = self.s3_url()
+            has_files = bool(lvfs.l0_txids_from_keys(
+                self.s3_keys(S3_PREFIX), S3_PREFIX))
+        else:
+            url = lvfs.file_url(self.replica)
+            has_files = bool(lvfs.replica_listing(
+                os.path.join(self.replica, "ltx")))
         # The VFS blocks forever on a replica without LTX files; fail fast.
-        if not self.res.check("walship's replica has ltx/ files",
-                              bool(lvfs.replica_listing(
-                                  os.path.join(self.replica, "ltx")))):
+        if not self.res.check("walship's replica has ltx/ files", has_files):
             return
         try:
-            h = lvfs.vfs_dump_hash(url)
+            h = lvfs.vfs_dump_hash(url, env_extra=env)
         except lvfs.VfsError as e:
             self.res.check("Litestream VFS reads walship's replica", False,
                            str(e)[:800])
@@ -499,14 +691,30 @@ class E2E:
         self.res.check("Litestream VFS view == last logged commit",
                        h == wl.commits[wl.last]["hash"])
         self.vfs_integrity(url, latest)
-        for w in spread(self.usable_windows(wl), VFS_TIME_SAMPLES):
+        windows = self.usable_windows(wl)
+        self.res.check("at least %d usable quiet windows for the VFS" %
+                       VFS_TIME_SAMPLES, len(windows) >= VFS_TIME_SAMPLES,
+                       "got %d" % len(windows))
+        # The writer is done, so these reads may overlap; on S3 every VFS
+        # open reads each object's index from moto (~2 s per CLI run).
+        def at(w):
             ts = lvfs.rfc3339_ms(self.window_time(w))
-            name = "Litestream VFS at %s == commit %d" % (ts, w["commit_no"])
             try:
-                got = lvfs.vfs_dump_hash(url, timestamp=ts)
-                self.res.check(name, got == wl.commits[w["commit_no"]]["hash"])
+                return ts, lvfs.vfs_dump_hash(url, timestamp=ts,
+                                              env_extra=env), None
             except lvfs.VfsError as e:
-                self.res.check(name, False, str(e)[:500])
+                return ts, None, str(e)[:500]
+
+        import concurrent.futures
+        todo = spread(windows, VFS_TIME_SAMPLES)
+        workers = 3 if self.s3 is not None else 1
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for w, (ts, got, err) in zip(todo, pool.map(at, todo)):
+                name = "Litestream VFS at %s == commit %d" % (
+                    ts, w["commit_no"])
+                self.res.check(name, err is None and
+                               got == wl.commits[w["commit_no"]]["hash"],
+                               err or "")
 
     def vfs_integrity(self, url, latest):
         """PRAGMA integrity_check through the VFS. The VFS (v0.5.17) sizes
@@ -523,7 +731,8 @@ class E2E:
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.close()
         try:
-            rows = lvfs.vfs_query(url, "PRAGMA integrity_check(1000000)")
+            rows = lvfs.vfs_query(url, "PRAGMA integrity_check(1000000)",
+                                  env_extra=self.vfs_env())
         except lvfs.VfsError as e:
             self.res.check(name, False, str(e)[:500])
             return
@@ -544,18 +753,31 @@ class E2E:
     def interop_write(self):
         vrep = os.path.join(self.tmp, "vfs-replica")
         sessions = lvfs.SAMPLE_SESSIONS
+        env = self.vfs_env()
+        buf = os.path.join(self.tmp, "vfs-buffer")
         try:
-            txids = lvfs.vfs_write(vrep, os.path.join(self.tmp, "vfs-buffer"),
-                                   sessions)
+            if self.s3 is not None:
+                vrep = None
+                txids = lvfs.vfs_write(
+                    None, buf, sessions, env_extra=env,
+                    replica_url=self.s3_url(S3_VFS_PREFIX),
+                    list_l0=lambda: lvfs.l0_txids_from_keys(
+                        self.s3_keys(S3_VFS_PREFIX), S3_VFS_PREFIX))
+            else:
+                txids = lvfs.vfs_write(vrep, buf, sessions)
         except lvfs.VfsError as e:
             self.res.check("Litestream VFS write mode made a replica", False,
                            str(e)[:800])
             return
         expect = lvfs.replay_plain(sessions,
                                    os.path.join(self.tmp, "vfs-plain.db"))
-        vurl = lvfs.file_url(vrep)
-        arg = vurl if self.args.replica_as_url else vrep
-        want_rows = lvfs.vfs_query(vurl, lvfs.SAMPLE_SUMMARY_SQL)
+        if self.s3 is not None:
+            vurl = arg = self.s3_url(S3_VFS_PREFIX)
+        else:
+            vurl = lvfs.file_url(vrep)
+            arg = vurl if self.args.replica_as_url else vrep
+        want_rows = lvfs.vfs_query(vurl, lvfs.SAMPLE_SUMMARY_SQL,
+                                   env_extra=env)
         out = os.path.join(self.outdir, "vfs-latest.db")
         p = self.restore(out, replica=arg)
         if self.res.check("walship restores a VFS-written replica",
@@ -574,8 +796,17 @@ class E2E:
             # Like Litestream, a timestamp after the newest file is an error,
             # so the newest file's state has no timestamp of its own.
             if tx != txids[-1]:
-                todo.append(("-timestamp", ["-timestamp", lvfs.rfc3339_ms(
-                    lvfs.l0_file_mtime_ms(vrep, tx) + 1)]))
+                if self.s3 is not None:
+                    t = self.s3_capture_ms("%s/0000/%016x-%016x.ltx" % (
+                        S3_VFS_PREFIX, tx, tx))
+                    self.res.check(
+                        "VFS-written S3 object %016x has %s metadata" %
+                        (tx, S3_TIMESTAMP_META), t is not None)
+                else:
+                    t = lvfs.l0_file_mtime_ms(vrep, tx)
+                if t is not None:
+                    todo.append(("-timestamp", ["-timestamp",
+                                                lvfs.rfc3339_ms(t + 1)]))
             for how, extra in todo:
                 out = os.path.join(self.outdir, "vfs-%s-%d.db" % (how[1:], tx))
                 p = self.restore(out, extra, replica=arg)
@@ -608,10 +839,14 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the work dir")
     ap.add_argument("--replica-as-url", action="store_true",
                     help="pass file:///dir to restore/ltx instead of dir")
+    ap.add_argument("--s3", action="store_true",
+                    help="replicate to a local moto_server S3 instead")
     args = ap.parse_args(argv)
     res = Results()
     mode_name = "kill9" if args.kill9 else "interop" if args.interop \
         else "basic"
+    if args.s3:
+        mode_name = "s3 " + mode_name
     print("e2e %s: seed %d (rerun with --seed %d)" % (mode_name, args.seed,
                                                       args.seed), flush=True)
     args.walship = os.path.abspath(args.walship)
@@ -627,39 +862,88 @@ def main(argv=None):
         except lvfs.VfsError as e:
             res.check("Litestream VFS extension present", False, str(e))
             return res.summary()
-    t = E2E(args, res)
-    print("  work dir %s" % t.tmp, flush=True)
+
+    def on_signal(signum, _frame):
+        raise Interrupted("signal %d" % signum)
+
+    old_handlers = {sig: signal.signal(sig, on_signal)
+                    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    s3 = None
+    t = None
     started = time.monotonic()
     try:
+        if args.s3:
+            work = args.workdir or tempfile.mkdtemp(prefix="walship-e2e-")
+            args.workdir_created = not args.workdir
+            args.workdir = work
+            try:
+                s3 = s3server.S3Server(
+                    log_path=os.path.join(work, "moto.log")).start()
+                s3.create_bucket(S3_BUCKET)
+            except (s3server.S3ServerError, OSError) as e:
+                res.check("moto_server S3 started", False,
+                          "%s (kept %s)" % (e, work))
+                return res.summary()
+            print("  moto_server at %s, replica %s" % (
+                s3.endpoint, s3.replica_url(S3_BUCKET, S3_PREFIX)),
+                flush=True)
+        t = E2E(args, res, s3)
+        print("  work dir %s" % t.tmp, flush=True)
+        _run_mode(t, args, res)
+    except Interrupted as e:
+        res.check("harness not interrupted", False, str(e))
+    finally:
+        if t is not None:
+            t.cleanup()
+        if s3 is not None:
+            s3.stop()
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+    if t is None:
+        return res.summary()
+    print("  %d restores, %.1fs" % (t.n_restores, time.monotonic() - started),
+          flush=True)
+    if res.failed or args.keep:
+        print("  kept %s (walship log: %s)" % (t.tmp, t.walship_log),
+              flush=True)
+    elif not args.workdir or getattr(args, "workdir_created", False):
+        import shutil
+        shutil.rmtree(t.tmp, ignore_errors=True)
+    return res.summary()
+
+
+def _run_mode(t, args, res):
+    t0 = time.monotonic()
+
+    def phase(name):
+        print("  [%5.1fs] %s" % (time.monotonic() - t0, name), flush=True)
+
+    try:
         wl = t.replicate_phase(kill9=args.kill9)
+        if t.s3 is not None and wl is not None:
+            t.s3_layout()
         if wl is not None and wl.last is not None:
+            phase("restores")
             latest = t.latest_restore(wl)
             if args.kill9:
                 t.txid_restores(wl)
                 t.timestamp_restores(wl, minimum=0)
             elif args.interop:
                 t.interop_read(wl, latest)
+                phase("VFS write mode")
                 t.interop_write()
             else:
                 if latest:
                     t.existing_output(wl, latest)
                 t.bad_arguments()
+                if t.s3 is not None:
+                    t.s3_bad_replicas()
+                    t.s3_timestamp_boundaries()
                 t.timestamp_restores(wl, minimum=MIN_SAMPLES)
                 t.txid_restores(wl)
     except Exception:  # a harness bug or an unexpected walship output
         res.check("harness ran without exceptions", False,
                   traceback.format_exc())
-    finally:
-        t.cleanup()
-    print("  %d restores, %.1fs" % (t.n_restores, time.monotonic() - started),
-          flush=True)
-    if res.failed or args.keep:
-        print("  kept %s (walship log: %s)" % (t.tmp, t.walship_log),
-              flush=True)
-    elif not args.workdir:
-        import shutil
-        shutil.rmtree(t.tmp, ignore_errors=True)
-    return res.summary()
 
 
 if __name__ == "__main__":

@@ -43,7 +43,14 @@ What we learned by experiment (v0.5.17, file:// replicas):
     reports "delete"); `PRAGMA journal_mode=WAL` is refused.
 * `VACUUM INTO 'file:/path?vfs=unix'` copies the VFS view into a plain file.
 * S3 URLs: the child must not inherit AWS_CA_BUNDLE (this machine sets it and
-  the VFS then fails with "unable to add custom RootCAs").
+  the VFS then fails with "unable to add custom RootCAs"). Against moto
+  (s3://B/P?endpoint=http://127.0.0.1:PORT&forcePathStyle=true, credentials
+  in AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, see s3_env) reads, time travel
+  and write mode behave as with file:// (write mode: one
+  P/0000/<tx>-<tx>.ltx per session, with x-amz-meta-litestream-timestamp in
+  ms, which is the CreatedAt it and walship use). Every open reads each L0
+  object (plus a HEAD each with litestream_set_time): ~2 s per CLI run for
+  ~180 files on moto.
 """
 
 import datetime
@@ -316,32 +323,42 @@ def l0_txids(replica_dir):
 
 
 def vfs_write(replica_dir, buffer_path, statements, env_extra=None,
-              timeout=DEFAULT_TIMEOUT_S):
-    """Writes to a file replica through the VFS write mode.
+              timeout=DEFAULT_TIMEOUT_S, replica_url=None, list_l0=None):
+    """Writes to a replica through the VFS write mode.
 
     statements: a list of SQL strings (one session) or a list of lists (one
     session each). Each session is one sqlite3 CLI run that ends with a clean
     close, which uploads exactly one L0 file. Returns the new L0 TXIDs.
+
+    File replica: replica_dir. Other replicas (S3): replica_dir=None,
+    replica_url and list_l0 (a callable returning the sorted L0 MaxTXIDs);
+    env_extra then carries the credentials (see s3_env).
     """
     if statements and isinstance(statements[0], str):
         sessions = [statements]
     else:
         sessions = statements
-    os.makedirs(replica_dir, exist_ok=True)
+    if replica_url is None:
+        os.makedirs(replica_dir, exist_ok=True)
+        url = file_url(replica_dir)
+        list_l0 = list_l0 or (lambda: l0_txids(replica_dir))
+    else:
+        url = replica_url
+        if list_l0 is None:
+            raise ValueError("list_l0 is required with replica_url")
     env = {"LITESTREAM_WRITE_ENABLED": "true",
            "LITESTREAM_BUFFER_PATH": buffer_path,
            "LITESTREAM_SYNC_INTERVAL": "1h"}
     env.update(env_extra or {})
-    url = file_url(replica_dir)
     written = []
     for stmts in sessions:
-        before = l0_txids(replica_dir)
+        before = list_l0()
         lines = []
         for s in stmts:
             s = s.strip()
             lines.append(s if s.endswith(";") else s + ";")
         run_script(url, lines, env, None, timeout, json_mode=False)
-        after = l0_txids(replica_dir)
+        after = list_l0()
         new = sorted(set(after) - set(before))
         if len(new) != 1 or (before and new[0] != before[-1] + 1):
             raise VfsError("VFS write session did not upload exactly one L0 "
@@ -349,6 +366,27 @@ def vfs_write(replica_dir, buffer_path, statements, env_extra=None,
                                                            after[-3:]))
         written += new
     return written
+
+
+def s3_env(access_key_id, secret_access_key, region="us-east-1"):
+    """env_extra for S3 replica URLs (child_env drops AWS_CA_BUNDLE)."""
+    return {"AWS_ACCESS_KEY_ID": access_key_id,
+            "AWS_SECRET_ACCESS_KEY": secret_access_key,
+            "AWS_REGION": region, "AWS_SESSION_TOKEN": None,
+            "AWS_PROFILE": None}
+
+
+def l0_txids_from_keys(keys, prefix):
+    """MaxTXIDs of the L0 objects among S3 keys under prefix ("a/b"), sorted
+    (layout <prefix>/0000/<min>-<max>.ltx)."""
+    head = (prefix.rstrip("/") + "/0000/") if prefix else "0000/"
+    out = []
+    for k in keys:
+        if k.startswith(head) and k.endswith(".ltx"):
+            name = k[len(head):]
+            if "/" not in name:
+                out.append(int(name.split("-")[1].split(".")[0], 16))
+    return sorted(out)
 
 
 # A deterministic set of write sessions for interop tests (no randomblob, no

@@ -1,0 +1,291 @@
+#include "storage/s3/emulator_for_test.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <thread>
+#include <vector>
+
+#include "base/file.h"
+#include "storage/s3/xml.h"
+
+extern char** environ;
+
+namespace walship::storage::s3 {
+namespace {
+
+// A port the kernel just handed out on 127.0.0.1 (free for a moment).
+Result<int> FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return ErrnoStatus("socket", "", errno);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    const int err = errno;
+    ::close(fd);
+    return ErrnoStatus("bind", "127.0.0.1:0", err);
+  }
+  ::close(fd);
+  return int(ntohs(addr.sin_port));
+}
+
+bool PortAccepts(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(uint16_t(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// An executable named `name` on $PATH, or "".
+std::string FindOnPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  const std::string p = path != nullptr ? path : "";
+  size_t i = 0;
+  while (i <= p.size()) {
+    size_t j = p.find(':', i);
+    if (j == std::string::npos) j = p.size();
+    const std::string candidate = p.substr(i, j - i) + "/" + name;
+    if (j > i && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    i = j + 1;
+  }
+  return "";
+}
+
+std::string S3rverScript(const std::string& source_dir) { return source_dir + "/node_modules/s3rver/bin/s3rver.js"; }
+
+}  // namespace
+
+Result<std::unique_ptr<S3Emulator>> S3Emulator::Start(Kind kind, const std::string& source_dir, bool require_auth) {
+  if (kind == Kind::kMoto && FindOnPath("moto_server").empty()) {
+    return FailedPrecondition("moto_server is not on PATH (pip install 'moto[server]')");
+  }
+  if (kind == Kind::kS3rverTls && FindOnPath("openssl").empty()) return FailedPrecondition("openssl is not on PATH");
+  if (kind != Kind::kMoto) {
+    if (FindOnPath("node").empty()) return FailedPrecondition("node is not on PATH");
+    if (::access(S3rverScript(source_dir).c_str(), R_OK) != 0) {
+      return FailedPrecondition(S3rverScript(source_dir) + " is missing (run npm ci)");
+    }
+  }
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string tmpl = std::string(tmpdir != nullptr && *tmpdir != '\0' ? tmpdir : "/tmp") + "/walship-s3emu-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr) return ErrnoStatus("mkdtemp", tmpl, errno);
+  std::unique_ptr<S3Emulator> emu(new S3Emulator(kind, tmpl));
+  emu->creds_ = kind != Kind::kMoto ? Credentials{"S3RVER", "S3RVER", ""} : Credentials{"test", "test", ""};
+  WALSHIP_RETURN_IF_ERROR(emu->Launch(source_dir, require_auth && kind == Kind::kMoto));
+  if (require_auth && kind == Kind::kMoto) WALSHIP_RETURN_IF_ERROR(emu->CreateIamUser());
+  return emu;
+}
+
+Status S3Emulator::Launch(const std::string& source_dir, bool require_auth) {
+  WALSHIP_ASSIGN_OR_RETURN(port_, FreeLoopbackPort());
+  const std::string port = std::to_string(port_);
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
+  if (kind_ == Kind::kMoto) {
+    argv = {"moto_server", "-H", "127.0.0.1", "-p", port};
+    env.emplace_back("S3_UPLOAD_PART_MIN_SIZE=65536");
+    // The three IAM calls of CreateIamUser go unauthenticated; then every call is checked.
+    if (require_auth) env.emplace_back("INITIAL_NO_AUTH_ACTION_COUNT=3");
+  } else {
+    argv = {"node",
+            "--openssl-legacy-provider",
+            S3rverScript(source_dir),
+            "-a",
+            "127.0.0.1",
+            "-p",
+            port,
+            "-d",
+            dir_ + "/data",
+            "-s"};
+    if (kind_ == Kind::kS3rverTls) {
+      const std::string cmd =
+          "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+          "-keyout " +
+          dir_ + "/key.pem -out " + ca_file() + " >" + dir_ + "/openssl.log 2>&1";
+      if (std::system(cmd.c_str()) != 0) return Internal("openssl req failed; see " + dir_ + "/openssl.log");
+      for (const std::string& a : {std::string("--key"), dir_ + "/key.pem", std::string("--cert"), ca_file()}) {
+        argv.push_back(a);
+      }
+    }
+  }
+  const std::string log = dir_ + "/server.log";
+  // Everything the child needs is built before fork (no allocation after it).
+  std::vector<char*> args, envp;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (log_fd < 0) return ErrnoStatus("open", log, errno);
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    ::close(log_fd);
+    return ErrnoStatus("fork", argv[0], errno);
+  }
+  if (pid_ == 0) {
+    ::setpgid(0, 0);
+    ::dup2(log_fd, 1);
+    ::dup2(log_fd, 2);
+    ::execvpe(args[0], args.data(), envp.data());
+    ::_exit(127);
+  }
+  ::close(log_fd);
+  for (int i = 0; i < 300; i++) {  // up to 30 s
+    if (PortAccepts(port_)) return Status::OK();
+    int wst = 0;
+    if (::waitpid(pid_, &wst, WNOHANG) == pid_) {
+      pid_ = -1;
+      return Unavailable(argv[0] + " exited at start; see " + log, false);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Unavailable(argv[0] + " did not listen on 127.0.0.1:" + port + " within 30 s", false);
+}
+
+S3Emulator::~S3Emulator() {
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGTERM);
+    int wst = 0;
+    for (int i = 0; i < 50 && ::waitpid(pid_, &wst, WNOHANG) == 0; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ::kill(-pid_, SIGKILL);
+    ::waitpid(pid_, &wst, 0);
+  }
+  RemoveTree(dir_).IgnoreError();
+}
+
+Credentials S3Emulator::credentials() const { return creds_; }
+
+Status S3Emulator::CreateIamUser() {
+  ClientConfig cc;
+  cc.endpoint = endpoint();
+  cc.force_path_style = true;
+  cc.service = "iam";
+  cc.creds = creds_;
+  S3Client iam(cc);
+  auto call = [&](const std::string& form) -> Result<Response> {
+    Request r;
+    r.method = "POST";
+    r.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    const std::string body = form + "&Version=2010-05-08";
+    r.body = body;
+    return iam.Call(r, "iam " + form.substr(0, form.find('&')));
+  };
+  WALSHIP_RETURN_IF_ERROR(call("Action=CreateUser&UserName=walship").status());
+  const std::string policy =
+      UriEncode(R"({"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]})", true);
+  WALSHIP_RETURN_IF_ERROR(
+      call("Action=PutUserPolicy&UserName=walship&PolicyName=all&PolicyDocument=" + policy).status());
+  WALSHIP_ASSIGN_OR_RETURN(Response key, call("Action=CreateAccessKey&UserName=walship"));
+  WALSHIP_ASSIGN_OR_RETURN(auto xml, ParseXml(key.body));
+  const XmlNode* result = xml->Child("CreateAccessKeyResult");
+  const XmlNode* ak = result != nullptr ? result->Child("AccessKey") : nullptr;
+  if (ak == nullptr) return Internal("iam CreateAccessKey: unexpected response");
+  creds_ = {ak->ChildText("AccessKeyId"), ak->ChildText("SecretAccessKey"), ""};
+  return Status::OK();
+}
+
+Result<std::shared_ptr<S3Client>> S3Emulator::NewBucket(const std::string& bucket, bool sign_payload) const {
+  ClientConfig cc;
+  cc.endpoint = endpoint();
+  cc.bucket = bucket;
+  cc.region = "us-east-1";
+  cc.force_path_style = true;
+  cc.creds = credentials();
+  cc.sign_payload = sign_payload;
+  if (kind_ == Kind::kS3rverTls) cc.ca_bundle = ca_file();
+  auto client = std::make_shared<S3Client>(cc);
+  Request mk;
+  mk.method = "PUT";
+  WALSHIP_RETURN_IF_ERROR(client->Call(mk, "s3 create bucket " + bucket).status());
+  return client;
+}
+
+Result<std::unique_ptr<FaultProxy>> FaultProxy::Start(int upstream_port, const std::string& source_dir) {
+  const std::string script = source_dir + "/tests/support/fault_proxy.py";
+  if (FindOnPath("python3").empty()) return FailedPrecondition("python3 is not on PATH");
+  if (::access(script.c_str(), R_OK) != 0) return FailedPrecondition(script + " is missing");
+  std::string upstream = "127.0.0.1:" + std::to_string(upstream_port);
+  std::vector<std::string> argv = {"python3", script, "--upstream", upstream, "--exit-on-stdin-eof"};
+  std::vector<char*> args;
+  for (std::string& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  int in[2], out[2];
+  if (::pipe2(in, O_CLOEXEC) != 0) return ErrnoStatus("pipe", "", errno);
+  if (::pipe2(out, O_CLOEXEC) != 0) {
+    ::close(in[0]);
+    ::close(in[1]);
+    return ErrnoStatus("pipe", "", errno);
+  }
+  std::unique_ptr<FaultProxy> p(new FaultProxy);
+  p->pid_ = ::fork();
+  if (p->pid_ < 0) return ErrnoStatus("fork", "python3", errno);
+  if (p->pid_ == 0) {
+    ::setpgid(0, 0);
+    ::dup2(in[0], 0);
+    ::dup2(out[1], 1);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  ::close(out[1]);
+  p->stdin_fd_ = in[1];
+  // One JSON line: {"port": N, "url": "..."}.
+  std::string line;
+  char c;
+  while (line.size() < 4096 && ::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  ::close(out[0]);
+  const size_t at = line.find("\"port\":");
+  if (at == std::string::npos) return Unavailable("fault proxy did not start (said \"" + line + "\")", false);
+  p->port_ = std::atoi(line.c_str() + at + 7);
+  return p;
+}
+
+FaultProxy::~FaultProxy() {
+  if (stdin_fd_ >= 0) ::close(stdin_fd_);
+  if (pid_ > 0) {
+    ::kill(-pid_, SIGTERM);
+    int wst = 0;
+    ::waitpid(pid_, &wst, 0);
+  }
+}
+
+Status FaultProxy::Control(const std::string& what, const std::string& body) {
+  // The control endpoint shares the port: "bucket" __fault, "key" what.
+  ClientConfig cc;
+  cc.endpoint = endpoint();
+  cc.bucket = "__fault";
+  cc.force_path_style = true;
+  cc.creds = {"test", "test", ""};
+  S3Client client(cc);
+  Request r;
+  r.method = "POST";
+  r.key = what;
+  r.headers = {{"Content-Type", "application/json"}};
+  r.body = body;
+  return client.Call(r, "fault proxy " + what).status();
+}
+
+Status FaultProxy::AddRule(const std::string& json) { return Control("rules", json); }
+Status FaultProxy::Clear() { return Control("clear", ""); }
+
+}  // namespace walship::storage::s3
