@@ -22,6 +22,12 @@ class Source {
   Status ReadFull(void* buf, size_t n);
 };
 
+// A Source that can restart at its first byte (a retried upload re-sends it).
+class RewindableSource : public Source {
+ public:
+  virtual Status Rewind() = 0;
+};
+
 class Sink {
  public:
   virtual ~Sink() = default;
@@ -51,18 +57,25 @@ class StringSink final : public Sink {
   std::string data_;
 };
 
-// Reads a file sequentially from `offset` (optionally at most `limit` bytes), with a buffer.
-class FileSource final : public Source {
+// Reads [offset, offset+limit) of a file sequentially (pread-based, so
+// Rewind() to `offset` is free).
+class FileSource final : public RewindableSource {
  public:
   static Result<std::unique_ptr<FileSource>> Open(const std::string& path, uint64_t offset = 0,
                                                    uint64_t limit = UINT64_MAX);
-  FileSource(File f, uint64_t offset, uint64_t limit) : f_(std::move(f)), off_(offset), left_(limit) {}
+  FileSource(File f, uint64_t offset, uint64_t limit)
+      : f_(std::move(f)), start_(offset), limit_(limit), off_(offset), left_(limit) {}
   Result<size_t> Read(void* buf, size_t n) override;
+  Status Rewind() override {
+    off_ = start_;
+    left_ = limit_;
+    return Status::OK();
+  }
 
  private:
   File f_;
-  uint64_t off_;
-  uint64_t left_;
+  uint64_t start_, limit_;
+  uint64_t off_, left_;
 };
 
 // Appends to a File, buffered; Flush() before Sync/Close.

@@ -48,26 +48,17 @@ int CmdLtx(std::vector<std::string> args) {
   }
   auto r = ResolveReplica(target, config_path, !no_expand_env, nullptr);
   if (!r.ok()) return Fail(r.status());
-  nlohmann::json out = nlohmann::json::array();
-  if (!json) std::printf("%-6s %-17s %-17s %12s  %s\n", "level", "min_txid", "max_txid", "size", "created");
+  std::vector<replica::LtxFileInfo> all;
   for (int level : levels) {
     auto files = (*r)->ListLevel(level);
     if (!files.ok()) return Fail(files.status().WithContext("ltx"));
-    for (const auto& f : *files) {
-      if (json) {
-        out.push_back({{"level", f.level},
-                       {"min_txid", ltx::FormatTxid(f.min_txid)},
-                       {"max_txid", ltx::FormatTxid(f.max_txid)},
-                       {"size", f.size},
-                       {"created", FormatRfc3339Ms(f.created_ms)}});
-      } else {
-        std::printf("%-6d %-17s %-17s %12llu  %s\n", f.level, ltx::FormatTxid(f.min_txid).c_str(),
-                    ltx::FormatTxid(f.max_txid).c_str(), (unsigned long long)f.size,
-                    FormatRfc3339Ms(f.created_ms).c_str());
-      }
-    }
+    all.insert(all.end(), files->begin(), files->end());
   }
-  if (json) std::printf("%s\n", out.dump(2).c_str());
+  if (json) {
+    std::printf("%s\n", LtxFilesJson(all).dump(2).c_str());
+  } else {
+    PrintLtxTable(all);
+  }
   return kExitOk;
 }
 

@@ -22,22 +22,12 @@ namespace {
 
 void PrintPlan(const restore::Plan& plan, bool json) {
   if (json) {
-    nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : plan.files) {
-      files.push_back({{"level", f.level}, {"min_txid", ltx::FormatTxid(f.min_txid)},
-                       {"max_txid", ltx::FormatTxid(f.max_txid)}, {"size", f.size},
-                       {"created", FormatRfc3339Ms(f.created_ms)}, {"key", f.key}});
-    }
     nlohmann::json j = {{"txid", ltx::FormatTxid(plan.txid)}, {"timestamp", FormatRfc3339Ms(plan.timestamp_ms)},
-                        {"bytes", plan.bytes}, {"files", files}};
+                        {"bytes", plan.bytes}, {"files", LtxFilesJson(plan.files)}};
     std::printf("%s\n", j.dump(2).c_str());
     return;
   }
-  std::printf("%-6s %-17s %-17s %12s  %s\n", "level", "min_txid", "max_txid", "size", "created");
-  for (const auto& f : plan.files) {
-    std::printf("%-6d %-17s %-17s %12llu  %s\n", f.level, ltx::FormatTxid(f.min_txid).c_str(),
-                ltx::FormatTxid(f.max_txid).c_str(), (unsigned long long)f.size, FormatRfc3339Ms(f.created_ms).c_str());
-  }
+  PrintLtxTable(plan.files);
   std::printf("restore to TXID %s (%s): %zu files, %s\n", ltx::FormatTxid(plan.txid).c_str(),
               FormatRfc3339Ms(plan.timestamp_ms).c_str(), plan.files.size(), FormatBytes(plan.bytes).c_str());
 }

@@ -6,6 +6,8 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/timefmt.h"
+#include "ltx/format.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "daemon/daemon.h"
@@ -61,6 +63,28 @@ Result<daemon::DbConfig> FindDb(const daemon::Config& cfg, const std::string& db
 
 Result<std::shared_ptr<replica::Replica>> OpenReplica(const std::string& url_or_dir) {
   return daemon::OpenReplicaUrlWithRetries(url_or_dir);
+}
+
+void PrintLtxTable(const std::vector<replica::LtxFileInfo>& files) {
+  std::printf("%-6s %-17s %-17s %12s  %s\n", "level", "min_txid", "max_txid", "size", "created");
+  for (const auto& f : files) {
+    std::printf("%-6d %-17s %-17s %12llu  %s\n", f.level, ltx::FormatTxid(f.min_txid).c_str(),
+                ltx::FormatTxid(f.max_txid).c_str(), static_cast<unsigned long long>(f.size),
+                FormatRfc3339Ms(f.created_ms).c_str());
+  }
+}
+
+nlohmann::json LtxFilesJson(const std::vector<replica::LtxFileInfo>& files) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : files) {
+    out.push_back({{"level", f.level},
+                   {"min_txid", ltx::FormatTxid(f.min_txid)},
+                   {"max_txid", ltx::FormatTxid(f.max_txid)},
+                   {"size", f.size},
+                   {"created", FormatRfc3339Ms(f.created_ms)},
+                   {"key", f.key}});
+  }
+  return out;
 }
 
 void SetupLogging(const std::string& level) {

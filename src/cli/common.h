@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the commands: flag parsing, config lookup, replica opening.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <optional>
@@ -25,5 +26,10 @@ Result<daemon::DbConfig> FindDb(const daemon::Config& cfg, const std::string& db
 Result<std::shared_ptr<replica::Replica>> OpenReplica(const std::string& url_or_dir);
 
 void SetupLogging(const std::string& level);
+
+// LTX file listings, as `ltx` and `restore -dry-run` print them:
+// columns level, min_txid, max_txid, size, created; JSON with the same keys.
+void PrintLtxTable(const std::vector<replica::LtxFileInfo>& files);
+nlohmann::json LtxFilesJson(const std::vector<replica::LtxFileInfo>& files);
 
 }  // namespace walship::cli

@@ -8,7 +8,6 @@
 
 #include "base/file.h"
 #include "ltx/format.h"
-#include "storage/retry/body.h"
 
 namespace walship::replica {
 namespace {
@@ -88,7 +87,7 @@ Status Replica::Upload(int level, uint64_t min_txid, uint64_t max_txid, const st
   auto size = file->Size();  // of the open file, not a second lookup by path
   if (!size.ok()) return size.status().WithContext(ctx);
   // Rewindable, so a retrying store can re-send it without buffering it.
-  storage::RewindableFileSource body(std::move(file).value(), 0, *size);
+  FileSource body(std::move(file).value(), 0, *size);
   storage::PutOptions opts;
   opts.no_overwrite = true;
   opts.timestamp_ms = timestamp_ms;

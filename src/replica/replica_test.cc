@@ -119,7 +119,7 @@ TEST(ReplicaKeys, ConstructsFromAnOpenedReplica) {
   o.layout = KeyLayout::kS3;
   Replica r(o);
   EXPECT_EQ(r.LevelDir(2), "p/0002/");
-  EXPECT_EQ(r.Describe(), "mem://");
+  EXPECT_EQ(r.Describe(), "mem:// prefix p");  // the prefix is part of where backups are
 }
 
 class ReplicaListing : public ::testing::TestWithParam<KeyLayout> {

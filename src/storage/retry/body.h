@@ -2,9 +2,9 @@
 // Put bodies that can be read more than once, so a retried Put re-sends the
 // body from its first byte (see RetryingStore::Put for how bodies are chosen).
 //
-// - RewindableSource: a Source that can restart at its first byte. A Put
-//   through RetryingStore calls Rewind() before every attempt after the first.
-// - RewindableFileSource: a file range; Rewind() is free (pread-based).
+// - RewindableSource (base/io.h): a Source that can restart at its first
+//   byte; FileSource is one. A Put through RetryingStore calls Rewind() before
+//   every attempt after the first.
 // - BodyFactory: opens a fresh body per attempt (RetryingStore::PutFrom).
 // Thread safety: a Source is used by one thread at a time.
 
@@ -19,27 +19,7 @@
 
 namespace walship::storage {
 
-class RewindableSource : public Source {
- public:
-  // Restarts the stream at its first byte.
-  virtual Status Rewind() = 0;
-};
-
-// Reads [offset, offset+limit) of a file; Rewind() restarts at `offset`.
-class RewindableFileSource final : public RewindableSource {
- public:
-  static Result<std::unique_ptr<RewindableFileSource>> Open(const std::string& path, uint64_t offset = 0,
-                                                            uint64_t limit = UINT64_MAX);
-  RewindableFileSource(File f, uint64_t offset, uint64_t limit)
-      : f_(std::move(f)), start_(offset), limit_(limit), off_(offset), left_(limit) {}
-  Result<size_t> Read(void* buf, size_t n) override;
-  Status Rewind() override;
-
- private:
-  File f_;
-  uint64_t start_, limit_;
-  uint64_t off_, left_;
-};
+using walship::RewindableSource;
 
 // Reads a caller-owned buffer that must outlive the source; Rewind() is free.
 class ViewSource final : public RewindableSource {

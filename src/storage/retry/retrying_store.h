@@ -23,7 +23,7 @@
 // Put bodies. A retry must re-send the body from its first byte, so Put picks,
 // in this order:
 //   1. body is a RewindableSource (storage/retry/body.h): Rewind() before each
-//      retry. No copy. Use RewindableFileSource for files of any size.
+//      retry. No copy. Use FileSource (base/io.h) for files of any size.
 //   2. size <= max_buffered_body (16 MiB by default): the body is read into
 //      memory once and every attempt reads that copy (so memory is bounded by
 //      max_buffered_body per concurrent Put).

@@ -372,7 +372,7 @@ TEST(RetryingStore, RetriedPutRewindsARewindableFileBody) {
   RetryOptions o = sleeper.Options();
   o.max_buffered_body = 0;  // prove no copy is needed
   RetryingStore store(&half, o);
-  auto src = RewindableFileSource::Open(file.path(), 6, body.size());
+  auto src = FileSource::Open(file.path(), 6, body.size());
   ASSERT_TRUE(src.ok());
   ASSERT_TRUE(store.Put("k", src->get(), body.size(), {}).ok());
   EXPECT_EQ(*mem.GetBytes("k"), body);
