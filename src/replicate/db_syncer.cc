@@ -315,9 +315,8 @@ Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const P
   } else {
     // WAL pages plus every page the database grew by (compat reference 3.3
     // step 5, the growth fill), in ascending order.
-    const uint32_t grow_from = std::max(prev_commit, uint32_t{0}) + 1;
     auto it = m.pages.begin();
-    uint32_t g = grow_from;
+    uint32_t g = prev_commit + 1;
     while (it != m.pages.end() || g <= h.commit) {
       uint32_t next_map = it != m.pages.end() ? it->first : UINT32_MAX;
       uint32_t next_grow = g <= h.commit ? g : UINT32_MAX;

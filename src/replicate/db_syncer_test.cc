@@ -17,6 +17,7 @@
 #include "restore/restore.h"
 #include "sqlite/sqlite.h"
 #include "storage/file_store.h"
+#include "storage/mem_store.h"
 
 namespace walship::replicate {
 namespace {
@@ -295,6 +296,17 @@ TEST_P(SyncerTest, RestoreOfACorruptOrMissingFileFailsNamingItAndLeavesNothing) 
   EXPECT_NE(gr.status().message().find("gap in the TXID chain"), std::string::npos) << gr.status().message();
   EXPECT_NE(gr.status().message().find(ltx::FormatFileName(3, 3)), std::string::npos) << gr.status().message();
   EXPECT_FALSE(FileExists(g.output));
+}
+
+TEST(ReplicatorWaiting, AMissingDatabaseCostsNoReplicaRequests) {
+  auto mem = std::make_shared<storage::MemStore>();
+  auto r = std::make_shared<replica::Replica>(mem, "db", storage::KeyLayout::kS3);
+  ReplicatorOptions ro;
+  ro.syncer.db_path = "/tmp/walship-no-such-dir/missing.db";
+  Replicator rep(ro, r);
+  for (int i = 0; i < 3; i++) EXPECT_EQ(rep.OpenAndReconcile().code(), Code::kNotFound);
+  EXPECT_EQ(mem->lists.load(), 0);
+  EXPECT_EQ(mem->puts.load(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(PageSizes, SyncerTest, ::testing::Values(512u, 4096u, 65536u));

@@ -22,6 +22,8 @@ Replicator::Replicator(ReplicatorOptions opts, std::shared_ptr<replica::Replica>
 Replicator::~Replicator() { Stop().IgnoreError(); }
 
 Status Replicator::OpenAndReconcile() {
+  // Waiting for the database to appear costs no requests.
+  if (!FileExists(db_path())) return NotFound("database " + db_path() + " does not exist");
   // Learn the replica's position before pinning the WAL: if the replica is
   // unreachable we must not hold the app's WAL hostage while we wait.
   WALSHIP_RETURN_IF_ERROR_CTX(uploader_.Init(), "list replica " + replica_->Describe());
