@@ -157,7 +157,13 @@ void Replicator::UploadLoop(std::stop_token st) {
       backoff = opts_.sync_interval_ms;
       continue;
     }
-    if (n.status().message() != last_error) WLOG_ERROR("{}: {}", db_path(), n.status().message());
+    // Once per state change: the first error of an outage, then the recovery
+    // (the same outage fails in several ways: upload, then the re-listing).
+    if (last_error.empty()) {
+      WLOG_ERROR("{}: {} (retrying; local files are kept)", db_path(), n.status().message());
+    } else {
+      WLOG_DEBUG("{}: still failing: {}", db_path(), n.status().message());
+    }
     last_error = n.status().message();
     if (!WaitFor(st, backoff)) break;
     backoff = std::min<int64_t>(backoff * 2, kMaxBackoffMs);
