@@ -62,22 +62,8 @@ MAX_COMMIT_MS = 1000
 CATCH_UP_LIMIT_S = 150
 
 
-class Aborted(BaseException):
-    """A signal (SIGALRM timeout, SIGTERM, SIGINT) ends the run; cleanup still runs."""
-
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS %s%s" % (name, (" (" + detail + ")") if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
+Aborted = t.Aborted
+Results = t.Results
 
 
 # ---- the faults: each injects, lasts its phase, returns the rules to check --

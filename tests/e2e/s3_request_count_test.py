@@ -40,22 +40,8 @@ import s3_testlib as t  # noqa: E402
 RATE = 20
 
 
-class Aborted(BaseException):
-    """A signal (SIGALRM timeout, SIGTERM, SIGINT) ends the run; cleanup still runs."""
-
-
-class Results:
-    def __init__(self):
-        self.passed = self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS %s%s" % (name, (" (" + detail + ")") if detail else ""), flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
-        return ok
+Aborted = t.Aborted
+Results = t.Results
 
 
 def wait_until(pred, timeout_s, poll_s=0.1):

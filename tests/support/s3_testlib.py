@@ -53,6 +53,24 @@ except ImportError:  # pragma: no cover
 URLOPEN = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
 
 
+class Aborted(BaseException):
+    """A signal (SIGALRM timeout, SIGTERM, SIGINT) ends the run; cleanup still runs."""
+
+
+class Results:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print("PASS %s%s" % (name, (" (" + detail + ")") if detail else ""), flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s%s" % (name, (": " + detail) if detail else ""), flush=True)
+        return ok
+
+
 def now_ms():
     return int(time.time() * 1000)
 
