@@ -16,16 +16,19 @@ int CmdReplicate(std::vector<std::string> args) {
       "With DB_PATH and REPLICA_URL (file:///dir or a directory) no config file is read.",
       "replicate"};
   std::string config_path, log_level;
-  bool no_expand_env = false, once = false, force_snapshot = false;
+  bool no_expand_env = false, once = false, force_snapshot = false, enforce_retention = false;
   std::vector<std::string> pos;
   app.add_option("--config", config_path, "config file (default $WALSHIP_CONFIG or /etc/walship.yml)");
   app.add_flag("--no-expand-env", no_expand_env, "do not expand $VARS in the config file");
   app.add_flag("--once", once, "sync every database once, upload, and exit");
   app.add_flag("--force-snapshot", force_snapshot, "with -once: also write a snapshot");
+  app.add_flag("--enforce-retention", enforce_retention,
+               "with -once: also delete snapshots and L0 files past retention (as the daemon does)");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error");
   app.add_option("args", pos, "DB_PATH REPLICA_URL");
   if (auto rc = Parse(app, args)) return *rc;
   if (force_snapshot && !once) return Fail(InvalidArgument("-force-snapshot requires -once"));
+  if (enforce_retention && !once) return Fail(InvalidArgument("-enforce-retention requires -once"));
 
   std::vector<daemon::DbJob> jobs;
   std::string level = log_level.empty() ? "info" : log_level;
@@ -49,7 +52,7 @@ int CmdReplicate(std::vector<std::string> args) {
   }
   Status s;
   if (once) {
-    s = daemon::RunOnce(std::move(jobs), force_snapshot);
+    s = daemon::RunOnce(std::move(jobs), force_snapshot, enforce_retention);
   } else {
     daemon::BlockStopSignals();
     s = daemon::RunForeground(std::move(jobs));

@@ -9,6 +9,7 @@ int CmdReplicate(std::vector<std::string> args);
 int CmdRestore(std::vector<std::string> args);
 int CmdLtx(std::vector<std::string> args);
 int CmdVersion(std::vector<std::string> args);
+int CmdVerify(std::vector<std::string> args);
 
 // Prints "walship: <message>" to stderr and returns the exit code for s.
 }  // namespace walship::cli

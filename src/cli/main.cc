@@ -19,6 +19,7 @@ Commands:
   replicate   replicate databases to their replicas (foreground; SIGINT/SIGTERM: final sync, exit 0)
   restore     rebuild a database from a replica, at the latest point, a TXID or a timestamp
   ltx         list the LTX files of a replica
+  verify      check a replica's TXID chain and every file's checksum, and report the restorable window
   version     print the version
 
 Run 'walship <command> -h' for a command's flags. Flags take one or two dashes (-config, --config).
@@ -36,6 +37,7 @@ int Main(int argc, char** argv) {
   if (cmd == "replicate") return walship::cli::CmdReplicate(args);
   if (cmd == "restore") return walship::cli::CmdRestore(args);
   if (cmd == "ltx" || cmd == "wal") return walship::cli::CmdLtx(args);
+  if (cmd == "verify") return walship::cli::CmdVerify(args);
   if (cmd == "version" || cmd == "-version" || cmd == "--version") return walship::cli::CmdVersion(args);
   std::fprintf(stderr, "walship: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return walship::cli::kExitUsage;

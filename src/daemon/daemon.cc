@@ -26,6 +26,11 @@ Result<DbJob> JobFromConfig(const Config& cfg, const DbConfig& db) {
   o.monitor_interval_ms = db.monitor_interval_ms;
   o.sync_interval_ms = db.replica.sync_interval_ms;
   o.snapshot_interval_ms = cfg.snapshot_interval_ms;
+  o.compact.level_intervals_ms = cfg.levels;
+  o.compact.snapshot_retention_ms = cfg.snapshot_retention_ms;
+  o.compact.l0_retention_ms = cfg.l0_retention_ms;
+  o.compact.l0_retention_check_interval_ms = cfg.l0_retention_check_interval_ms;
+  o.compact.retention_enabled = cfg.retention_enabled;
   o.shutdown_sync_timeout_ms = cfg.shutdown_sync_timeout_ms;
   o.shutdown_sync_interval_ms = cfg.shutdown_sync_interval_ms;
   if (db.replica.type == "s3") {
@@ -159,11 +164,11 @@ Status RunForeground(std::vector<DbJob> jobs) {
   return first;
 }
 
-Status RunOnce(std::vector<DbJob> jobs, bool force_snapshot) {
+Status RunOnce(std::vector<DbJob> jobs, bool force_snapshot, bool enforce_retention) {
   WALSHIP_ASSIGN_OR_RETURN(auto reps, MakeReplicators(jobs));
   Status first;
   for (auto& r : reps) {
-    Status s = r->RunOnce(force_snapshot);
+    Status s = r->RunOnce(force_snapshot, enforce_retention);
     if (!s.ok()) {
       WLOG_ERROR("{}: {}", r->db_path(), s.message());
       if (first.ok()) first = s;

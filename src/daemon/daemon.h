@@ -41,6 +41,6 @@ void BlockStopSignals();
 // Runs every job until SIGINT or SIGTERM, then stops them all.
 Status RunForeground(std::vector<DbJob> jobs);
 // -once: sync every database once (snapshot if due or forced), upload, return.
-Status RunOnce(std::vector<DbJob> jobs, bool force_snapshot);
+Status RunOnce(std::vector<DbJob> jobs, bool force_snapshot, bool enforce_retention = false);
 
 }  // namespace walship::daemon

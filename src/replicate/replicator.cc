@@ -2,22 +2,39 @@
 
 #include <algorithm>
 
+#include "base/file.h"
 #include "base/log.h"
+#include "compact/schedule.h"
 #include "ltx/format.h"
 
 namespace walship::replicate {
 
 namespace {
 constexpr int64_t kMaxBackoffMs = 5 * 60 * 1000;
+
+std::string MetaDir(const SyncerOptions& o) { return o.meta_dir.empty() ? DefaultMetaDir(o.db_path) : o.meta_dir; }
+
+// Where compaction outputs are built before upload.
+std::string CompactTmpDir(const SyncerOptions& o) { return JoinPath(MetaDir(o), "walship-compact"); }
+
+compact::CompactorOptions CompactOptions(const ReplicatorOptions& o) {
+  compact::CompactorOptions c = o.compact;
+  c.tmp_dir = CompactTmpDir(o.syncer);
+  c.local_l0_dir = LocalL0Dir(MetaDir(o.syncer));
+  c.clock = o.syncer.clock;
+  c.name = o.syncer.db_path;
+  return c;
 }
+}  // namespace
 
 Replicator::Replicator(ReplicatorOptions opts, std::shared_ptr<replica::Replica> replica)
     : opts_(std::move(opts)),
       replica_(replica),
+      catalog_(std::make_shared<compact::Catalog>(replica)),
       syncer_(opts_.syncer),
-      uploader_(opts_.syncer.db_path,
-                opts_.syncer.meta_dir.empty() ? DefaultMetaDir(opts_.syncer.db_path) : opts_.syncer.meta_dir,
-                std::move(replica), opts_.syncer.clock) {}
+      uploader_(opts_.syncer.db_path, MetaDir(opts_.syncer), std::move(replica), opts_.syncer.clock, catalog_,
+                /*keep_l0_for_l1=*/!opts_.compact.level_intervals_ms.empty()),
+      compactor_(CompactOptions(opts_), catalog_) {}
 
 Replicator::~Replicator() { Stop().IgnoreError(); }
 
@@ -58,19 +75,33 @@ Status Replicator::MaybeSnapshot(bool force) {
   if (pos == 0) return Status::OK();
   const uint64_t snap = uploader_.snapshot_txid();
   const int64_t now = opts_.syncer.clock->NowMs();
-  bool due = snap == 0 || (pos > snap && now - uploader_.snapshot_time_ms() >= opts_.snapshot_interval_ms) ||
-             (force && pos > snap);
+  // Aligned to multiples of the interval, as Litestream (compat 4.1): due
+  // unless the newest snapshot was taken after the last boundary. An idle
+  // database gets no new snapshot.
+  bool due = snap == 0 ||
+             (pos > snap && (force || compact::IsDue(now, opts_.snapshot_interval_ms, uploader_.snapshot_time_ms())));
   if (!due) return Status::OK();
-  std::string path = JoinPath(LocalSnapshotDir(opts_.syncer.meta_dir.empty() ? DefaultMetaDir(db_path())
-                                                                               : opts_.syncer.meta_dir),
-                              ltx::FormatFileName(1, pos));
+  std::string path = JoinPath(LocalSnapshotDir(MetaDir(opts_.syncer)), ltx::FormatFileName(1, pos));
   WALSHIP_ASSIGN_OR_RETURN(ltx::Header h, syncer_.WriteSnapshot(path));
   uploader_.SnapshotWritten(pos, h.timestamp_ms);
   WLOG_INFO("{}: snapshot written at {} ({} pages)", db_path(), ltx::FormatTxid(pos), h.commit);
   return Status::OK();
 }
 
-Status Replicator::RunOnce(bool force_snapshot) {
+Status Replicator::CompactDue() {
+  WALSHIP_RETURN_IF_ERROR(MakeDirs(CompactTmpDir(opts_.syncer)));
+  auto r = compactor_.RunDue();
+  return r.ok() ? Status::OK() : r.status();
+}
+
+Status Replicator::EnforceRetention() {
+  auto s = compactor_.EnforceSnapshotRetention();
+  if (!s.ok()) return s.status();
+  auto l0 = compactor_.EnforceL0Retention();
+  return l0.ok() ? Status::OK() : l0.status();
+}
+
+Status Replicator::RunOnce(bool force_snapshot, bool enforce_retention) {
   WALSHIP_RETURN_IF_ERROR(OpenAndReconcile());
   Status s = SyncUntilCaughtUp();
   if (s.ok()) s = MaybeSnapshot(force_snapshot);
@@ -78,13 +109,44 @@ Status Replicator::RunOnce(bool force_snapshot) {
     auto n = uploader_.UploadPending(syncer_.Position());
     if (!n.ok()) s = n.status();
   }
+  if (s.ok() && enforce_retention) s = EnforceRetention();
   Status c = syncer_.Close();
   return s.ok() ? c : s;
 }
 
 void Replicator::Start() {
+  // Stale outputs of an interrupted compaction.
+  if (auto names = ListDir(CompactTmpDir(opts_.syncer)); names.ok()) {
+    for (const auto& n : *names) RemoveFile(JoinPath(CompactTmpDir(opts_.syncer), n)).IgnoreError();
+  }
   monitor_ = std::jthread([this](std::stop_token st) { MonitorLoop(st); });
   upload_ = std::jthread([this](std::stop_token st) { UploadLoop(st); });
+  compact_ = std::jthread([this](std::stop_token st) { CompactLoop(st); });
+}
+
+void Replicator::CompactLoop(std::stop_token st) {
+  std::string last_error;
+  int64_t backoff = 1000;
+  while (!st.stop_requested()) {
+    // The compactor starts from the uploader's listing of the replica.
+    if (!uploader_.initialized()) {
+      if (!WaitFor(st, 1000)) break;
+      continue;
+    }
+    Status s = CompactDue();
+    if (s.ok()) {
+      if (!last_error.empty()) WLOG_INFO("{}: compaction recovered", db_path());
+      last_error.clear();
+      backoff = 1000;
+      if (!WaitFor(st, std::max<int64_t>(compactor_.NextDueInMs(), 10))) break;
+      continue;
+    }
+    if (last_error.empty()) WLOG_ERROR("{}: {} (compaction retries later)", db_path(), s.message());
+    else WLOG_DEBUG("{}: compaction still failing: {}", db_path(), s.message());
+    last_error = s.message();
+    if (!WaitFor(st, backoff)) break;
+    backoff = std::min<int64_t>(backoff * 2, kMaxBackoffMs);
+  }
 }
 
 bool Replicator::WaitFor(std::stop_token& st, int64_t ms) {
@@ -173,10 +235,12 @@ void Replicator::UploadLoop(std::stop_token st) {
 }
 
 Status Replicator::Stop() {
-  if (!monitor_.joinable() && !upload_.joinable()) return final_status_;
+  if (!monitor_.joinable() && !upload_.joinable() && !compact_.joinable()) return final_status_;
   upload_.request_stop();
   monitor_.request_stop();
+  compact_.request_stop();
   cv_.notify_all();
+  if (compact_.joinable()) compact_.join();
   if (monitor_.joinable()) monitor_.join();
   if (upload_.joinable()) upload_.join();
   // Final upload, retried until the shutdown timeout.

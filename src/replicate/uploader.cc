@@ -1,5 +1,7 @@
 #include "replicate/uploader.h"
 
+#include <algorithm>
+
 #include "base/coding.h"
 #include "base/file.h"
 #include "base/io.h"
@@ -10,8 +12,13 @@
 namespace walship::replicate {
 
 Uploader::Uploader(std::string db_path, std::string meta_dir, std::shared_ptr<replica::Replica> replica,
-                   const Clock* clock)
-    : db_path_(std::move(db_path)), meta_dir_(std::move(meta_dir)), replica_(std::move(replica)), clock_(clock) {}
+                   const Clock* clock, std::shared_ptr<compact::Catalog> catalog, bool keep_l0_for_l1)
+    : db_path_(std::move(db_path)),
+      meta_dir_(std::move(meta_dir)),
+      replica_(std::move(replica)),
+      clock_(clock),
+      catalog_(catalog ? std::move(catalog) : std::make_shared<compact::Catalog>(replica_)),
+      keep_l0_for_l1_(keep_l0_for_l1) {}
 
 Status Uploader::Init() {
   std::lock_guard lk(op_mu_);
@@ -19,9 +26,12 @@ Status Uploader::Init() {
 }
 
 Status Uploader::InitLocked() {
-  WALSHIP_ASSIGN_OR_RETURN(uint64_t l0, replica_->MaxTxid(0));
-  WALSHIP_ASSIGN_OR_RETURN(auto snaps, replica_->ListLevel(ltx::kSnapshotLevel));
-  remote_txid_ = l0;
+  WALSHIP_RETURN_IF_ERROR(catalog_->Load());
+  const auto snaps = catalog_->Files(ltx::kSnapshotLevel);
+  // The replica's position is its highest TXID at any level: a replica may
+  // hold snapshots or compacted files beyond its L0 (L0 removed by retention,
+  // or written by another tool). Continuing below it would rewrite TXIDs.
+  remote_txid_ = catalog_->MaxTxidAllLevels();
   uint64_t st = 0;
   int64_t sts = 0;
   for (const auto& f : snaps) {
@@ -30,8 +40,6 @@ Status Uploader::InitLocked() {
       sts = f.created_ms;
     }
   }
-  // A replica may hold snapshots beyond its L0 (e.g. L0 removed by retention).
-  if (st > remote_txid_) remote_txid_ = st;
   // Snapshots written locally but not uploaded yet (a crash in between) count
   // too: they are uploaded once the replica's L0 reaches them.
   WALSHIP_ASSIGN_OR_RETURN(auto pending, ListDir(LocalSnapshotDir(meta_dir_)));
@@ -50,18 +58,18 @@ Status Uploader::InitLocked() {
 
 Result<std::string> Uploader::FetchRemoteL0(uint64_t txid) {
   std::lock_guard lk(op_mu_);
-  // The newest position may be a snapshot only.
+  // The newest position may be a snapshot or a compacted file only; prefer
+  // the smallest file (L0 first).
+  WALSHIP_RETURN_IF_ERROR(catalog_->EnsureLoaded());
   replica::LtxFileInfo info;
   bool found = false;
-  for (int level : {0, ltx::kSnapshotLevel}) {
-    WALSHIP_ASSIGN_OR_RETURN(auto files, replica_->ListLevel(level));
-    for (const auto& f : files) {
+  for (int level = 0; level <= ltx::kSnapshotLevel && !found; level++) {
+    for (const auto& f : catalog_->Files(level)) {
       if (f.max_txid == txid) {
         info = f;
         found = true;
       }
     }
-    if (found) break;
   }
   if (!found) return NotFound("replica has no file ending at TXID " + ltx::FormatTxid(txid));
   std::string tmp = JoinPath(LocalL0Dir(meta_dir_), "remote-" + ltx::FormatTxid(txid) + ".ltx.tmp");
@@ -107,6 +115,7 @@ Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, cons
       WALSHIP_ASSIGN_OR_RETURN(std::string tail, replica_->store()->GetBytes(key, head.size - 8, 8));
       if (tail.size() == 8 && GetBE64(reinterpret_cast<const uint8_t*>(tail.data())) == local_ck) {
         WLOG_INFO("{}: {} was already on the replica (earlier upload); keeping it", db_path_, key);
+        catalog_->Add({level, min_txid, max_txid, head.size, mtime, key});
         return Status::OK();
       }
     }
@@ -115,6 +124,8 @@ Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, cons
   }
   if (!s.ok()) return s;  // already names the key
   WLOG_DEBUG("{}: uploaded {}", db_path_, key);
+  WALSHIP_ASSIGN_OR_RETURN(uint64_t size, FileSize(path));
+  catalog_->Add({level, min_txid, max_txid, size, mtime, key});
   return Status::OK();
 }
 
@@ -124,7 +135,10 @@ Result<int> Uploader::UploadPending(uint64_t local_txid) {
   auto r = UploadPendingInitialized(local_txid);
   // After any error the replica's position is recomputed from a new listing
   // before the next upload (an upload may have landed with its reply lost).
-  if (!r.ok()) initialized_ = false;
+  if (!r.ok()) {
+    initialized_ = false;
+    catalog_->Invalidate();
+  }
   return r;
 }
 
@@ -160,13 +174,16 @@ Result<int> Uploader::UploadPendingInitialized(uint64_t local_txid) {
 
 void Uploader::PruneLocal() {
   // Local L0 files below the replica's position are no longer needed (the
-  // newest one stays: it is the syncer's position).
+  // newest one stays: it is the syncer's position), unless level 1 still has
+  // to read them: then they stay until level 1 covers them.
+  uint64_t below = remote_txid_;
+  if (keep_l0_for_l1_) below = std::min<uint64_t>(below, catalog_->MaxTxid(1) + 1);
   const std::string dir = LocalL0Dir(meta_dir_);
   auto names = ListDir(dir);
   if (!names.ok()) return;
   for (const auto& n : *names) {
     uint64_t mn, mx;
-    if (ltx::ParseFileName(n, &mn, &mx) && mx < remote_txid_) RemoveFile(JoinPath(dir, n)).IgnoreError();
+    if (ltx::ParseFileName(n, &mn, &mx) && mx < below) RemoveFile(JoinPath(dir, n)).IgnoreError();
   }
 }
 

@@ -5,8 +5,12 @@
 // acknowledgement was lost) its file checksum is compared with the local
 // file's, and only an identical object counts as uploaded.
 //
-// Request cost: Init() lists L0 and L9 once; UploadPending() then issues one
-// PUT per file and no LIST or GET in steady state.
+// Request cost: Init() loads the catalog (one LIST per level); UploadPending()
+// then issues one PUT per file and no LIST or GET in steady state. Every
+// uploaded file is added to the catalog, which the compactor reads.
+// Local L0 files are kept until the replica has them and, when compaction
+// levels are configured, until level 1 covers them (level 1 reads them
+// locally instead of downloading them).
 // Thread safety: all methods may be called from any thread. Init,
 // FetchRemoteL0 and UploadPending are serialised by op_mu_, which is held
 // across replica I/O on purpose (the monitor and the uploader thread must not
@@ -21,16 +25,21 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "compact/catalog.h"
 #include "replica/replica.h"
 
 namespace walship::replicate {
 
 class Uploader {
  public:
+  // catalog: shared with the compactor; nullptr -> a private one.
+  // keep_l0_for_l1: keep local L0 files until level 1 covers them.
   Uploader(std::string db_path, std::string meta_dir, std::shared_ptr<replica::Replica> replica,
-           const Clock* clock = SystemClock::Default());
+           const Clock* clock = SystemClock::Default(), std::shared_ptr<compact::Catalog> catalog = nullptr,
+           bool keep_l0_for_l1 = false);
 
-  // Lists the replica's L0 and L9 levels to learn its position.
+  // Loads the catalog (lists every level) to learn the replica's position:
+  // the highest MaxTXID at any level.
   Status Init();
   bool initialized() const { return initialized_.load(); }
   uint64_t remote_txid() const { return remote_txid_.load(); }
@@ -38,7 +47,7 @@ class Uploader {
   uint64_t snapshot_txid() const { return snapshot_txid_.load(); }
   int64_t snapshot_time_ms() const { return snapshot_time_ms_.load(); }
 
-  // Downloads the replica's L0 file at txid into a temp file in the meta dir; returns its path.
+  // Downloads the replica's file ending at txid (any level) into a temp file in the meta dir; returns its path.
   Result<std::string> FetchRemoteL0(uint64_t txid);
 
   // Registers a locally written snapshot (in LocalSnapshotDir) for upload.
@@ -61,6 +70,8 @@ class Uploader {
   std::string meta_dir_;
   std::shared_ptr<replica::Replica> replica_;
   const Clock* clock_;
+  std::shared_ptr<compact::Catalog> catalog_;
+  bool keep_l0_for_l1_;
   std::mutex op_mu_;
   std::atomic<bool> initialized_{false};
   std::atomic<uint64_t> remote_txid_{0};
