@@ -116,6 +116,8 @@ Result<LtxFileInfo> Compactor::CompactInputs(int level, const std::vector<LtxFil
   const uint64_t min = inputs.front().min_txid, max = inputs.back().max_txid;
   const std::string key = r->Key(level, min, max);
   if (opts_.tmp_dir.empty()) return InvalidArgument(key + ": no tmp_dir to build the output in");
+  // The meta dir may have been removed while we ran (a lost meta dir is recovered from).
+  WALSHIP_RETURN_IF_ERROR(MakeDirs(opts_.tmp_dir));
 
   // Open every input (local L0 copies first: no GET).
   std::vector<std::unique_ptr<Source>> sources;
