@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace walship {
 namespace {
@@ -22,6 +26,46 @@ TEST(Crc64, StreamingEqualsOneShotAtEverySplit) {
     c.Update(data.data(), split);
     c.Update(data.data() + split, data.size() - split);
     EXPECT_EQ(c.Sum(), want) << "split " << split;
+  }
+}
+
+}  // namespace
+}  // namespace walship
+
+namespace walship {
+namespace {
+
+TEST(Crc64, CombineEqualsOneShotAtRandomSplits) {
+  const uint64_t seed = 20261126;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  for (int round = 0; round < 40; round++) {
+    std::string data(rng() % 5000, '\0');
+    for (auto& c : data) c = char(rng());
+    const uint64_t want = Crc64Of(data.data(), data.size());
+    // Split into up to 6 random pieces, CRC each alone, combine in order.
+    std::vector<size_t> cuts = {0, data.size()};
+    for (int i = 0; i < 5 && !data.empty(); i++) cuts.push_back(rng() % (data.size() + 1));
+    std::sort(cuts.begin(), cuts.end());
+    uint64_t crc = 0;  // CRC of the empty string
+    for (size_t i = 0; i + 1 < cuts.size(); i++) {
+      const size_t len = cuts[i + 1] - cuts[i];
+      crc = Crc64Combine(crc, Crc64Of(data.data() + cuts[i], len), len);
+    }
+    EXPECT_EQ(crc, want) << "round " << round << " size " << data.size();
+  }
+  EXPECT_EQ(Crc64Combine(Crc64Of("12345", 5), Crc64Of("6789", 4), 4), 0xb90956c775a41001ULL);
+}
+
+TEST(Crc64, ShiftJoinsAPageCrcIntoAStream) {
+  std::mt19937_64 rng(7);
+  for (uint32_t len : {1u, 7u, 512u, 4096u}) {
+    std::string page(len, '\0');
+    for (auto& c : page) c = char(rng());
+    const Crc64Shift shift(len);
+    for (uint64_t reg : {uint64_t{0}, ~uint64_t{0}, uint64_t(rng())}) {
+      EXPECT_EQ(shift.Apply(reg) ^ Crc64Raw(0, page.data(), len), Crc64Raw(reg, page.data(), len)) << len;
+    }
   }
 }
 

@@ -16,6 +16,12 @@ Progress::Progress(std::string what, bool enabled)
 
 void Progress::Update(uint64_t done, uint64_t total) {
   if (!enabled_) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!have_base_) {
+    have_base_ = true;
+    base_done_ = done;
+    start_ms_ = SystemClock::Default()->MonotonicMs();
+  }
   int64_t now = SystemClock::Default()->MonotonicMs();
   const int64_t every = tty_ ? 100 : 5000;
   if (done >= total && finished_) return;
@@ -23,7 +29,7 @@ void Progress::Update(uint64_t done, uint64_t total) {
   if (done >= total) finished_ = true;
   last_ms_ = now;
   double secs = double(now - start_ms_) / 1000.0;
-  double rate = secs > 0 ? double(done) / secs : 0;
+  double rate = secs > 0 && done > base_done_ ? double(done - base_done_) / secs : 0;
   double frac = total ? double(done) / double(total) : 1.0;
   if (frac > 1) frac = 1;
   std::string eta = "--";
@@ -45,6 +51,7 @@ void Progress::Update(uint64_t done, uint64_t total) {
 }
 
 void Progress::Finish() {
+  std::lock_guard<std::mutex> lock(mu_);
   if (drew_) std::fprintf(stderr, "\n");
   drew_ = false;
 }

@@ -119,6 +119,90 @@ Result<Header> VerifyFile(Source* src);
 Result<std::vector<PageIndexEntry>> DecodePageIndexFromTail(const uint8_t* tail, size_t tail_len,
                                                             uint64_t file_size, uint64_t* need);
 
+// Streaming page index parser (random access to big files without holding
+// their index): feed the index bytes (the varints and the terminator, not the
+// 8-byte length) in pieces of any size; each entry is validated as
+// DecodePageIndexFromTail does (ascending pgno, offsets contiguous from the
+// header, sizes within the page area) and handed to the callback; Finish()
+// checks the terminator was the last byte and the frames end at the
+// end-of-pages marker. The callback returns a Status (an error stops the
+// feed and is returned). Memory: a few bytes of carry. kCorruption on any fault.
+class PageIndexParser {
+ public:
+  // index_len: the stored index length; file_size: the whole file's size.
+  PageIndexParser(uint64_t file_size, uint64_t index_len);
+  template <class F>
+  Status Feed(const uint8_t* p, size_t n, F&& on_entry) {
+    while (n > 0) {
+      size_t used = 0;
+      PageIndexEntry e;
+      bool have = false;
+      WALSHIP_RETURN_IF_ERROR(Step(p, n, &used, &e, &have));
+      p += used;
+      n -= used;
+      if (have) WALSHIP_RETURN_IF_ERROR(on_entry(e));
+    }
+    return Status::OK();
+  }
+  Status Finish() const;
+  uint64_t entries() const { return count_; }
+  // Offset of the end-of-pages marker (= where the frames must end).
+  uint64_t pages_end() const { return pages_end_; }
+
+ private:
+  Status Step(const uint8_t* p, size_t n, size_t* used, PageIndexEntry* e, bool* have);
+  Status Corrupt(const std::string& msg) const;
+  uint64_t pages_end_ = 0;
+  uint64_t left_ = 0;  // index bytes not yet fed
+  bool bad_len_ = false;
+  bool done_ = false;
+  uint64_t count_ = 0;
+  uint64_t prev_pgno_ = 0;
+  uint64_t next_off_ = kHeaderSize;
+  uint64_t v_[3] = {0, 0, 0};
+  int field_ = 0;     // which of pgno, offset, size is being read
+  int shift_ = 0;     // bits of the current varint read so far
+  int vbytes_ = 0;    // bytes of the current varint read so far
+};
+
+// Decodes consecutive page frames from a Source that starts at a frame
+// boundary (a run of frames located by the page index). For each frame:
+// its page number, the stored bytes the file checksum counts before the page
+// (page header, plus the size prefix of a block frame), the frame's size, and
+// the decompressed page. Checks as the Decoder does per page (flags, size
+// prefix bounds, decompressed size, LZ4 validity, not the lock page); order
+// and Commit are the caller's (it knows them from the index). Memory: one
+// read buffer (default 256 KiB, at least two compressed pages).
+class FrameStreamDecoder {
+ public:
+  FrameStreamDecoder(Source* src, uint32_t page_size, size_t buffer_size = 256 * 1024);
+  ~FrameStreamDecoder();
+  FrameStreamDecoder(const FrameStreamDecoder&) = delete;
+  FrameStreamDecoder& operator=(const FrameStreamDecoder&) = delete;
+  struct Frame {
+    uint32_t pgno = 0;
+    uint8_t stored[kPageHeaderSize + 4];  // what the checksum counts before the page
+    size_t stored_len = 0;
+    uint64_t size = 0;                    // whole frame as stored
+  };
+  // Decodes the next frame into page (page_size bytes).
+  Status Next(Frame* f, uint8_t* page);
+  // Bytes consumed so far.
+  uint64_t consumed() const { return consumed_; }
+  // kCorruption unless the Source has no more bytes.
+  Status ExpectEnd();
+
+ private:
+  Status Fill(size_t n);
+  Source* src_;
+  uint32_t page_size_;
+  std::unique_ptr<uint8_t[]> buf_;
+  size_t cap_ = 0, pos_ = 0, end_ = 0;
+  bool eof_ = false;
+  uint64_t consumed_ = 0;
+  std::unique_ptr<internal::PageFrameDecoder> frame_decoder_;
+};
+
 // Decodes one page frame (as located by the page index) into out (page_size bytes).
 Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_size, uint32_t* pgno,
                        uint8_t* out);

@@ -1,6 +1,9 @@
 // Random access to LTX files: the page index read from a file's tail, and one
 // page frame decoded on its own (declared in ltx/decoder.h).
 
+#include <algorithm>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -108,6 +111,154 @@ Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_siz
     if (left != 0) return FrameCorrupt(where + "data after the lz4 frame");
   }
   *pgno = pg;
+  return Status::OK();
+}
+
+PageIndexParser::PageIndexParser(uint64_t file_size, uint64_t index_len) : left_(index_len) {
+  const uint64_t fixed = kIndexLenSize + kTrailerSize;
+  if (file_size < kMinFileSize || index_len == 0 ||
+      index_len > file_size - kHeaderSize - kPageHeaderSize - fixed) {
+    bad_len_ = true;
+    return;
+  }
+  pages_end_ = file_size - fixed - index_len - kPageHeaderSize;
+}
+
+Status PageIndexParser::Corrupt(const std::string& msg) const {
+  return IndexCorrupt("entry " + std::to_string(count_) + ": " + msg);
+}
+
+Status PageIndexParser::Step(const uint8_t* p, size_t n, size_t* used, PageIndexEntry* e, bool* have) {
+  if (bad_len_) return IndexCorrupt("index length out of range");
+  size_t i = 0;
+  while (i < n) {
+    if (done_) return IndexCorrupt("data after the index terminator");
+    if (left_ == 0) return IndexCorrupt("more bytes than the index length");
+    const uint8_t b = p[i++];
+    left_--;
+    if (vbytes_ == 9 && b > 1) return Corrupt("varint overflows 64 bits");
+    v_[field_] |= uint64_t(b & 0x7f) << shift_;
+    shift_ += 7;
+    vbytes_++;
+    if (b & 0x80) continue;
+    shift_ = 0;
+    vbytes_ = 0;
+    if (field_ == 0 && v_[0] == 0) {
+      done_ = true;
+      continue;
+    }
+    if (++field_ < 3) continue;
+    field_ = 0;
+    const uint64_t pgno = v_[0], off = v_[1], size = v_[2];
+    v_[0] = v_[1] = v_[2] = 0;
+    if (pgno <= prev_pgno_ || pgno > UINT32_MAX) return Corrupt("pgno " + std::to_string(pgno) + " out of order");
+    if (off != next_off_) return Corrupt("offset " + std::to_string(off) + " does not follow the previous frame");
+    if (size <= kPageHeaderSize || size > pages_end_ - next_off_) {
+      return Corrupt("bad size " + std::to_string(size));
+    }
+    *e = PageIndexEntry{uint32_t(pgno), off, size};
+    *have = true;
+    prev_pgno_ = pgno;
+    next_off_ += size;
+    count_++;
+    *used = i;
+    return Status::OK();
+  }
+  *used = i;
+  return Status::OK();
+}
+
+Status PageIndexParser::Finish() const {
+  if (bad_len_) return IndexCorrupt("index length out of range");
+  if (!done_ || left_ != 0) return IndexCorrupt("invalid or truncated varint");
+  if (next_off_ != pages_end_) return IndexCorrupt("frames do not end at the end-of-pages marker");
+  return Status::OK();
+}
+
+FrameStreamDecoder::FrameStreamDecoder(Source* src, uint32_t page_size, size_t buffer_size)
+    : src_(src), page_size_(page_size) {
+  const size_t frame_max = kPageHeaderSize + kBlockPrefixSize + internal::MaxBlockSize(page_size);
+  cap_ = std::max(buffer_size, 2 * frame_max);
+  buf_.reset(new uint8_t[cap_]);
+}
+
+FrameStreamDecoder::~FrameStreamDecoder() = default;
+
+Status FrameStreamDecoder::Fill(size_t n) {
+  if (end_ - pos_ >= n) return Status::OK();
+  if (pos_ + n > cap_) {
+    std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
+    end_ -= pos_;
+    pos_ = 0;
+  }
+  while (end_ - pos_ < n) {
+    if (eof_) return FrameCorrupt("unexpected end of the frames at offset +" + std::to_string(consumed_ + (end_ - pos_)));
+    Result<size_t> got = src_->Read(buf_.get() + end_, cap_ - end_);
+    if (!got.ok()) return got.status();
+    if (*got == 0) eof_ = true;
+    end_ += *got;
+  }
+  return Status::OK();
+}
+
+Status FrameStreamDecoder::Next(Frame* f, uint8_t* page) {
+  WALSHIP_RETURN_IF_ERROR(Fill(kPageHeaderSize));
+  const uint8_t* h = buf_.get() + pos_;
+  const uint32_t pg = GetBE32(h);
+  const uint16_t flags = GetBE16(h + 4);
+  if (pg == 0) return FrameCorrupt("page number zero");
+  auto bad = [&](const std::string& m) { return FrameCorrupt("page " + std::to_string(pg) + ": " + m); };
+  if ((flags & ~kPageFlagSize) != 0) return bad("invalid page flags");
+  if (pg == LockPgno(page_size_)) return bad("lock page stored");
+  const uint64_t start = consumed_;
+  f->pgno = pg;
+  if ((flags & kPageFlagSize) != 0) {
+    WALSHIP_RETURN_IF_ERROR(Fill(kPageHeaderSize + kBlockPrefixSize));
+    const uint8_t* q = buf_.get() + pos_;
+    const uint32_t n = GetBE32(q + kPageHeaderSize);
+    if (n == 0 || n > internal::MaxBlockSize(page_size_)) return bad("compressed size " + std::to_string(n) + " out of range");
+    std::memcpy(f->stored, q, kPageHeaderSize + kBlockPrefixSize);
+    f->stored_len = kPageHeaderSize + kBlockPrefixSize;
+    pos_ += kPageHeaderSize + kBlockPrefixSize;
+    consumed_ += kPageHeaderSize + kBlockPrefixSize;
+    WALSHIP_RETURN_IF_ERROR(Fill(n));
+    Status s = internal::DecodeBlock(buf_.get() + pos_, n, page_size_, page);
+    if (!s.ok()) return bad(s.message());
+    pos_ += n;
+    consumed_ += n;
+  } else {
+    std::memcpy(f->stored, h, kPageHeaderSize);
+    f->stored_len = kPageHeaderSize;
+    pos_ += kPageHeaderSize;
+    consumed_ += kPageHeaderSize;
+    WALSHIP_RETURN_IF_ERROR(Fill(internal::kFrameStartSize));
+    Status s = internal::CheckFrameStart(buf_.get() + pos_);
+    if (!s.ok()) return bad(s.message());
+    if (frame_decoder_ == nullptr) frame_decoder_ = std::make_unique<internal::PageFrameDecoder>();
+    WALSHIP_RETURN_IF_ERROR(frame_decoder_->Begin(page, page_size_));
+    bool done = false;
+    while (!done) {
+      if (end_ == pos_) WALSHIP_RETURN_IF_ERROR(Fill(1));
+      size_t used = 0;
+      s = frame_decoder_->Feed(buf_.get() + pos_, end_ - pos_, &used, &done);
+      if (!s.ok()) return bad(s.message());
+      pos_ += used;
+      consumed_ += used;
+    }
+  }
+  f->size = consumed_ - start;
+  return Status::OK();
+}
+
+Status FrameStreamDecoder::ExpectEnd() {
+  if (end_ == pos_ && !eof_) {
+    pos_ = end_ = 0;
+    Result<size_t> got = src_->Read(buf_.get(), cap_);
+    if (!got.ok()) return got.status();
+    if (*got == 0) eof_ = true;
+    end_ = *got;
+  }
+  if (end_ != pos_) return FrameCorrupt("data after the last frame of the range");
   return Status::OK();
 }
 

@@ -1,39 +1,18 @@
 #include "restore/restore.h"
 
-#include <cstring>
-#include <memory>
-#include <vector>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
 
 #include "base/file.h"
-#include "base/io.h"
 #include "base/log.h"
-#include "ltx/compactor.h"
-#include "ltx/format.h"
+#include "restore/apply.h"
 #include "sqlite/sqlite.h"
 
 namespace walship::restore {
 
 namespace {
-
-// Counts bytes flowing through a Source for progress reporting.
-class CountingSource final : public Source {
- public:
-  CountingSource(std::unique_ptr<Source> inner, uint64_t* counter, const std::function<void()>* tick)
-      : inner_(std::move(inner)), counter_(counter), tick_(tick) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    auto r = inner_->Read(buf, n);
-    if (r.ok()) {
-      *counter_ += *r;
-      if (*tick_) (*tick_)();
-    }
-    return r;
-  }
-
- private:
-  std::unique_ptr<Source> inner_;
-  uint64_t* counter_;
-  const std::function<void()>* tick_;
-};
 
 const char* kSidecars[] = {"-wal", "-shm", "-journal"};
 
@@ -54,76 +33,80 @@ Status CheckOutput(const std::string& output, bool force) {
   return Status::OK();
 }
 
+std::string TempPath(const std::string& output) { return output + ".walship-restore"; }
+std::string JournalPath(const std::string& output) { return TempPath(output) + ".json"; }
+
+namespace {
+
+// Whether a partial restore is worth keeping for a rerun (as Keepable in apply.cc).
+bool KeepPartial(const Status& s) {
+  const Code c = s.code();
+  return c == Code::kIOError || c == Code::kNoSpace || c == Code::kUnavailable || c == Code::kCancelled ||
+         c == Code::kNotFound;
+}
+
+Status Discard(const std::string& tmp, const std::string& journal) {
+  Status a = RemoveFile(tmp);
+  Status b = RemoveFile(journal);
+  return a.ok() ? b : a;
+}
+
+// Moves tmp into place: link (no clobber) or rename (force), then fsync the directory.
+Status MoveIntoPlace(const std::string& tmp, const std::string& out, bool force) {
+  if (!force) {
+    if (::link(tmp.c_str(), out.c_str()) != 0) {
+      int err = errno;
+      if (err == EEXIST) return AlreadyExists("output " + out + " already exists (use -force to replace it)");
+      return ErrnoStatus("link " + tmp + " to", out, err);
+    }
+    WALSHIP_RETURN_IF_ERROR(RemoveFile(tmp));
+  } else {
+    WALSHIP_RETURN_IF_ERROR(RenameFile(tmp, out));
+  }
+  return FsyncDir(DirName(out));
+}
+
+}  // namespace
+
 Result<RestoreResult> ApplyPlan(const replica::Replica& r, const Plan& plan, const RestoreOptions& opts) {
   if (plan.files.empty() || plan.files[0].min_txid != 1) return Internal("restore plan does not start with a snapshot");
   WALSHIP_RETURN_IF_ERROR(CheckOutput(opts.output, opts.force));
   WALSHIP_RETURN_IF_ERROR(MakeDirs(DirName(opts.output)));
+  const std::string tmp = TempPath(opts.output), journal = JournalPath(opts.output);
+  if (!opts.resume) WALSHIP_RETURN_IF_ERROR(Discard(tmp, journal));
 
+  auto applied = internal::ApplyToFile(r, plan, opts, tmp, journal);
+  if (!applied.ok()) {
+    Status s = applied.status();
+    if (KeepPartial(s) && opts.resume && FileExists(tmp)) {
+      return s.WithContext("partial restore kept at " + tmp + "; rerun the same command to resume");
+    }
+    Discard(tmp, journal).IgnoreError();
+    return s;
+  }
   RestoreResult res;
   res.plan = plan;
-  std::function<void()> tick;
-  if (opts.progress) tick = [&] { opts.progress(res.bytes_read, plan.bytes); };
-  std::vector<std::unique_ptr<Source>> sources;
-  std::vector<ltx::MergeInput> inputs;
-  for (const auto& f : plan.files) {
-    auto src = r.Open(f);
-    if (!src.ok()) return src.status().WithContext("restore: open " + f.key);
-    sources.push_back(std::make_unique<CountingSource>(std::move(src).value(), &res.bytes_read, &tick));
-    inputs.push_back({f.key, sources.back().get()});
-  }
-  ltx::PageMerger merger(std::move(inputs));
-  WALSHIP_RETURN_IF_ERROR_CTX(merger.Init(), "restore");
-  const ltx::Header& h = merger.header();
-  if (h.min_txid != 1) return Internal("restore: merged files do not form a snapshot");
-  res.page_size = h.page_size;
-
-  WALSHIP_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(opts.output));
-  {
-    FileSink sink(&out.file(), 4 << 20);
-    const uint32_t lock = ltx::LockPgno(h.page_size);
-    std::vector<uint8_t> zeros(h.page_size, 0);
-    uint32_t expect = 1;
-    uint32_t pgno;
-    const uint8_t* data;
-    while (true) {
-      auto more = merger.Next(&pgno, &data);
-      if (!more.ok()) return more.status().WithContext("restore");
-      if (!*more) break;
-      if (expect == lock && pgno != lock) {
-        WALSHIP_RETURN_IF_ERROR(sink.Write(zeros.data(), zeros.size()));
-        expect++;
-      }
-      if (pgno != expect) {
-        return Corruption("restore: page " + std::to_string(expect) + " is missing from the merged files (next is " +
-                          std::to_string(pgno) + ")");
-      }
-      WALSHIP_RETURN_IF_ERROR(sink.Write(data, h.page_size));
-      expect++;
-    }
-    if (expect == lock && h.commit >= lock) {
-      WALSHIP_RETURN_IF_ERROR(sink.Write(zeros.data(), zeros.size()));
-      expect++;
-    }
-    if (expect - 1 != h.commit) {
-      return Corruption("restore: merged files hold " + std::to_string(expect - 1) + " pages but the database has " +
-                        std::to_string(h.commit));
-    }
-    WALSHIP_RETURN_IF_ERROR(sink.Flush());
-  }
-  res.pages = h.commit;
-  WALSHIP_RETURN_IF_ERROR(out.file().Sync());
+  res.pages = applied->pages;
+  res.page_size = applied->page_size;
+  res.bytes_read = applied->bytes_read;
+  res.bytes_resumed = applied->bytes_resumed;
   if (opts.integrity != IntegrityCheck::kNone) {
-    Status s = sqlite::IntegrityCheck(out.tmp_path(), opts.integrity == IntegrityCheck::kFull, /*immutable=*/true);
-    if (!s.ok()) return s.WithContext("restore: integrity check of the restored database failed; nothing was written to " + opts.output);
+    Status s = sqlite::IntegrityCheck(tmp, opts.integrity == IntegrityCheck::kFull, /*immutable=*/true);
+    if (!s.ok()) {
+      Discard(tmp, journal).IgnoreError();
+      return s.WithContext("restore: integrity check of the restored database failed; nothing was written to " +
+                           opts.output);
+    }
   }
   if (opts.force) {
     for (const char* s : kSidecars) WALSHIP_RETURN_IF_ERROR(RemoveFile(opts.output + s));
-    // An empty or forced output is replaced.
   } else {
     auto size = FileSize(opts.output);
     if (size.ok() && *size == 0) WALSHIP_RETURN_IF_ERROR(RemoveFile(opts.output));
   }
-  WALSHIP_RETURN_IF_ERROR(out.Commit(/*no_clobber=*/!opts.force));
+  Status moved = MoveIntoPlace(tmp, opts.output, opts.force);
+  if (!moved.ok()) return moved.WithContext("restore: restored database kept at " + tmp);
+  WALSHIP_RETURN_IF_ERROR(RemoveFile(journal));
   return res;
 }
 

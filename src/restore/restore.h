@@ -1,11 +1,24 @@
 #pragma once
 // Restore: rebuild a database file at a point from a replica.
 //
-// Streams the planned files through ltx::PageMerger (one page per input in
-// memory) into "<output>.tmp" beside the output, writing pages 1..Commit in
-// order (zeros at the lock page), fsyncs, runs the integrity check on the temp
-// file, then moves it into place and fsyncs the directory. On any error the
-// temp file is removed: nothing partial is ever left at the output path.
+// ApplyPlan downloads the planned files in parallel ranged reads and writes
+// each page straight to its place (see restore/apply.h for the engine) in a
+// temp file beside the output, "<output>.walship-restore", with its resume
+// journal "<output>.walship-restore.json". Every file's LTX checksum is
+// verified, and every page of the result must come from some file. Then the
+// temp file is fsync'd, integrity-checked, and moved into place (link, so an
+// existing output is never clobbered without force; an empty output is
+// replaced) and the directory fsync'd. Nothing is ever at the output path
+// until success.
+//
+// On error: corruption, a bad plan or a failed integrity check remove the
+// temp file and journal; I/O, network and cancellation errors keep both and
+// say so ("partial restore kept at X; rerun the same command to resume"). A
+// rerun with resume (the default) keeps the chunks already written of the
+// leading files that did not change; any mismatch starts from zero.
+//
+// Memory is bounded by parallelism, not by the database's size (apply.h
+// lists the buffers: about parallelism x 2.5 MiB, plus 1 bit per page).
 
 #include <cstdint>
 #include <functional>
@@ -24,16 +37,32 @@ struct RestoreOptions {
   Point point;
   bool force = false;  // replace an existing output (and its -wal/-shm/-journal)
   IntegrityCheck integrity = IntegrityCheck::kQuick;
-  // Called with (bytes read so far, total bytes of the plan) as data arrives.
+  // Called with (bytes done so far, total bytes of the plan) as data arrives,
+  // from any worker thread (calls are serialised). Resumed bytes count as done.
   std::function<void(uint64_t, uint64_t)> progress;
+  // Concurrent ranged downloads (and decoding threads).
+  int parallelism = 8;
+  // Smallest ranged read (work item) in bytes of page frames; a large file
+  // is split into about 8 ranges of at most 128 MiB (reads are streamed:
+  // memory per worker does not depend on the range).
+  uint64_t chunk_bytes = 2 << 20;
+  // Largest ranged read (tests set it to chunk_bytes to get many small ranges).
+  uint64_t max_chunk_bytes = uint64_t{128} << 20;
+  // Continue from "<output>.walship-restore" and its journal if they match.
+  bool resume = true;
 };
 
 struct RestoreResult {
   Plan plan;
   uint32_t pages = 0;
   uint32_t page_size = 0;
-  uint64_t bytes_read = 0;
+  uint64_t bytes_read = 0;     // read from the store by this run
+  uint64_t bytes_resumed = 0;  // page-frame bytes kept from an interrupted run
 };
+
+// Where ApplyPlan builds the output, and its resume journal.
+std::string TempPath(const std::string& output);
+std::string JournalPath(const std::string& output);
 
 // Checks that output may be written: kAlreadyExists if it (or a stale -wal)
 // exists and !force.

@@ -37,7 +37,7 @@ struct S3Options {
   // HEAD before a no-overwrite Put, for servers that ignore If-None-Match
   // (s3rver, older MinIO). Unset: on with a custom endpoint, off for AWS.
   std::optional<bool> check_before_put;
-  uint64_t read_chunk = 8 << 20;                                   // bytes per ranged GET while streaming a read
+  uint64_t read_chunk = uint64_t{256} << 20;                       // bytes per ranged GET while streaming a read
   std::vector<std::pair<std::string, std::string>> extra_headers;  // sent on every request
 };
 

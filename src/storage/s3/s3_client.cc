@@ -100,17 +100,31 @@ struct Transfer {
   Response* resp = nullptr;
   size_t max_body = 0;
   bool body_too_long = false;
+  CURL* curl = nullptr;
+  const Request* req = nullptr;
 };
 
 size_t WriteCb(char* ptr, size_t size, size_t nmemb, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t n = size * nmemb;
+  if (t->req->on_body) {
+    long status = 0;
+    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status <= 299) {
+      t->resp->status = status;
+      return t->req->on_body(*t->resp, ptr, n) ? n : 0;
+    }
+  }
   if (t->resp->body.size() + n > t->max_body) {
     t->body_too_long = true;
     return 0;  // aborts the transfer
   }
   t->resp->body.append(ptr, n);
   return n;
+}
+
+int CancelCb(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
 }
 
 size_t ReadCb(char* buf, size_t size, size_t nitems, void* user) {
@@ -326,6 +340,8 @@ Result<Response> S3Client::SendOnce(const Request& req, std::string_view what, R
   t.upload = req.body;
   t.resp = &resp;
   t.max_body = req.max_response_bytes;
+  t.curl = c;
+  t.req = &req;
   char errbuf[CURL_ERROR_SIZE] = {0};
   const std::string url = UrlFor(req, target);
 
@@ -344,6 +360,13 @@ Result<Response> S3Client::SendOnce(const Request& req, std::string_view what, R
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, HeaderCb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  if (req.cancel != nullptr) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, CancelCb);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, req.cancel);
+  } else {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 1L);
+  }
   if (scheme_ == "https") {
     if (config_.skip_verify) {
       curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);

@@ -15,6 +15,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <atomic>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -54,6 +56,13 @@ struct Request {
   std::vector<Header> headers;                             // raw; signed
   std::string_view body;                                   // must outlive the call
   size_t max_response_bytes = 1 << 20;                     // a longer body fails the call
+  // Streaming: for a 2xx response, body bytes go to on_body (with the status
+  // and headers received so far) instead of Response::body, and
+  // max_response_bytes does not apply. on_body returning false aborts the
+  // transfer (the call then fails). Called on the calling thread.
+  std::function<bool(const struct Response& head, const char* data, size_t n)> on_body;
+  // When set and true, the transfer is aborted at the next progress tick.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Response {

@@ -1,5 +1,9 @@
 #include "storage/s3/s3_store.h"
 
+#include <cstring>
+
+#include <atomic>
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -291,54 +295,167 @@ Result<ObjectInfo> S3Store::Head(const std::string& key) {
   return info;
 }
 
-// Streams [next, end) of one object by ranged GETs of `chunk` bytes.
+// Streams [next, end) of one object by ranged GETs of up to `chunk` bytes.
+// Each GET runs on its own transfer thread and hands the body over through a
+// bounded queue (kStreamBuffer), so an open read holds at most that much
+// memory however large the range; the transfer waits while the reader does.
 class S3Store::ObjectSource final : public Source {
  public:
+  static constexpr size_t kStreamBuffer = 1 << 20;
+
   ObjectSource(std::shared_ptr<S3Client> client, std::string key, uint64_t offset, uint64_t end, uint64_t chunk)
       : client_(std::move(client)), key_(std::move(key)), next_(offset), end_(end), chunk_(chunk) {}
+  ~ObjectSource() override { StopTransfer(); }
 
   Result<size_t> Read(void* buf, size_t n) override {
-    while (pos_ == buf_.size()) {
-      if (eof_ || n == 0) return size_t{0};
+    if (n == 0) return size_t{0};
+    for (;;) {
+      {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return !queue_.empty() || done_ || !running_; });
+        if (!queue_.empty()) {
+          size_t k = 0;
+          while (k < n && !queue_.empty()) {
+            std::string& front = queue_.front();
+            const size_t m = std::min(n - k, front.size() - front_pos_);
+            std::memcpy(static_cast<char*>(buf) + k, front.data() + front_pos_, m);
+            k += m;
+            front_pos_ += m;
+            if (front_pos_ == front.size()) {
+              queued_ -= front.size();
+              queue_.pop_front();
+              front_pos_ = 0;
+            }
+          }
+          next_ += k;
+          cv_.notify_all();
+          return k;
+        }
+      }
+      // Queue empty and the GET finished (or none running): check how it
+      // ended, then start the next one.
+      if (eof_) return size_t{0};
+      WALSHIP_RETURN_IF_ERROR(Finish());
+      if (eof_) return size_t{0};
       WALSHIP_RETURN_IF_ERROR(Fetch());
     }
-    const size_t k = std::min(n, buf_.size() - pos_);
-    std::copy_n(buf_.data() + pos_, k, static_cast<char*>(buf));
-    pos_ += k;
-    return k;
   }
 
-  // Replaces the buffer with the next chunk; sets eof_ at the end.
+  // Starts the ranged GET for [next_, ...) and waits for its first bytes or
+  // its end, so a missing key fails here. Sets eof_ at the end.
   Status Fetch() {
-    buf_.clear();
-    pos_ = 0;
     if (next_ >= end_) {
       eof_ = true;
       return Status::OK();
     }
-    const uint64_t last = std::min(end_ - 1, next_ + std::min<uint64_t>(chunk_, UINT64_MAX - next_) - 1);
-    const std::string what = What("GET", key_);
+    last_ = std::min(end_ - 1, next_ + std::min<uint64_t>(chunk_, UINT64_MAX - next_) - 1);
+    {
+      std::lock_guard lk(mu_);
+      done_ = false;
+      running_ = true;
+      started_ = false;
+      skip_ = 0;
+      limit_ = last_ - next_ + 1;
+      got_ = 0;
+      result_ = Status::OK();
+      partial_ = Response{};
+      final_ = Response{};
+    }
+    cancel_ = false;
+    transfer_ = std::thread([this] { Transfer(); });
+    std::unique_lock lk(mu_);
+    cv_.wait(lk, [&] { return started_ || done_; });
+    if (!started_) {
+      lk.unlock();
+      return Finish();
+    }
+    return Status::OK();
+  }
+
+ private:
+  // The transfer thread.
+  void Transfer() {
     Request req;
     req.method = "GET";
     req.key = key_;
-    req.headers.emplace_back("Range", "bytes=" + std::to_string(next_) + "-" + std::to_string(last));
+    req.headers.emplace_back("Range", "bytes=" + std::to_string(next_) + "-" + std::to_string(last_));
     if (!etag_.empty()) req.headers.emplace_back("If-Match", etag_);
-    req.max_response_bytes = size_t(chunk_) + (1 << 20);
+    req.cancel = &cancel_;
+    const uint64_t first = next_;
+    req.on_body = [this, first](const Response& head, const char* data, size_t n) { return OnBody(head, first, data, n); };
     Response partial;
-    auto sent = client_->Send(req, what, &partial);
-    if (!sent.ok()) {
+    auto sent = client_->Send(req, What("GET", key_), &partial);
+    std::lock_guard lk(mu_);
+    if (sent.ok()) final_ = std::move(sent).value();
+    else {
+      result_ = sent.status();
+      partial_ = std::move(partial);
+    }
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  // Body bytes of a 2xx response: checked on the first call, then queued.
+  bool OnBody(const Response& head, uint64_t first, const char* data, size_t n) {
+    std::unique_lock lk(mu_);
+    if (!started_) {
+      started_ = true;
+      if (etag_.empty()) etag_ = head.Get("etag");
+      if (head.status == 200) {
+        // The server ignored Range: the whole object comes; skip to `first`.
+        skip_ = first;
+        const std::string len = head.Get("content-length");
+        if (!len.empty()) total_ = std::strtoull(len.c_str(), nullptr, 10);
+      } else {
+        const std::string range = head.Get("content-range");  // "bytes a-b/total"
+        unsigned long long a = 0, b = 0, total = 0;
+        if (std::sscanf(range.c_str(), "bytes %llu-%llu/%llu", &a, &b, &total) != 3 || a != first || b < a) {
+          bad_range_ = "bad Content-Range \"" + range + "\"";
+          cv_.notify_all();
+          return false;
+        }
+        total_ = total;
+      }
+      cv_.notify_all();
+    }
+    // Drop what the reader did not ask for (Range ignored, or more than asked).
+    if (skip_ > 0) {
+      const size_t d = size_t(std::min<uint64_t>(skip_, n));
+      skip_ -= d;
+      data += d;
+      n -= d;
+    }
+    if (got_ + n > limit_) n = size_t(limit_ - got_);
+    if (n == 0) return !cancel_;
+    cv_.wait(lk, [&] { return queued_ < kStreamBuffer || cancel_.load(); });
+    if (cancel_) return false;
+    queue_.emplace_back(data, n);
+    queued_ += n;
+    got_ += n;
+    cv_.notify_all();
+    return true;
+  }
+
+  // After the transfer thread ended: how did the GET end?
+  Status Finish() {
+    if (transfer_.joinable()) transfer_.join();
+    running_ = false;
+    const std::string what = What("GET", key_);
+    if (!bad_range_.empty()) return Unavailable(what + ": " + bad_range_, false);
+    if (!result_.ok()) {
       // s3rver answers a ranged GET of an empty object with "Content-Range:
       // bytes 0-0/0" and Content-Length 1, then sends nothing: still empty.
       unsigned long long a = 0, b = 0, total = 0;
-      if (partial.status == 206 &&
-          std::sscanf(partial.Get("content-range").c_str(), "bytes %llu-%llu/%llu", &a, &b, &total) == 3 &&
+      if (partial_.status == 206 &&
+          std::sscanf(partial_.Get("content-range").c_str(), "bytes %llu-%llu/%llu", &a, &b, &total) == 3 &&
           total == 0) {
         eof_ = true;
         return Status::OK();
       }
-      return sent.status();
+      // Bytes already handed over stay consumed: a retrying caller resumes at next_.
+      return result_;
     }
-    Response resp = std::move(sent).value();
+    const Response& resp = final_;
     if (resp.status == 416) {  // the object exists; the range starts at or past its end
       eof_ = true;
       return Status::OK();
@@ -346,46 +463,60 @@ class S3Store::ObjectSource final : public Source {
     if (resp.status == 412 && !etag_.empty()) {
       return Unavailable(what + ": the object changed while it was being read", false);
     }
-    if (resp.status != 200 && resp.status != 206) {
-      return TranslateError(what, 0, nullptr, resp.status, resp.body);
+    if (resp.status != 200 && resp.status != 206) return TranslateError(what, 0, nullptr, resp.status, resp.body);
+    if (!started_) {  // no body at all: learn the size from the headers
+      unsigned long long a = 0, b = 0, total = 0;
+      if (resp.status == 200 && !resp.Get("content-length").empty()) {
+        total_ = std::strtoull(resp.Get("content-length").c_str(), nullptr, 10);
+      } else if (std::sscanf(resp.Get("content-range").c_str(), "bytes %llu-%llu/%llu", &a, &b, &total) == 3) {
+        total_ = total;
+      }
     }
-    if (etag_.empty()) etag_ = resp.Get("etag");
-    if (resp.status == 200) return TakeWholeObject(std::move(resp.body));
-    const std::string range = resp.Get("content-range");  // "bytes a-b/total"
-    unsigned long long a = 0, b = 0, total = 0;
-    if (std::sscanf(range.c_str(), "bytes %llu-%llu/%llu", &a, &b, &total) != 3 || a != next_ || b < a ||
-        resp.body.size() != b - a + 1) {
-      return Unavailable(
-          what + ": bad Content-Range \"" + range + "\" for " + std::to_string(resp.body.size()) + " bytes", false);
+    if (total_ != UINT64_MAX) end_ = std::min<uint64_t>(end_, total_);
+    const uint64_t want = std::min<uint64_t>(limit_, end_ > next_ - got_ ? end_ - (next_ - got_) : 0);
+    if (got_ < want) {
+      return Unavailable(what + ": the response ended after " + std::to_string(got_) + " of " +
+                             std::to_string(want) + " bytes", true);
     }
-    // More than asked for (s3rver reads "bytes=0-0" as "bytes=0-"): keep the asked part.
-    if (b > last) resp.body.resize(size_t(last - a + 1));
-    end_ = std::min<uint64_t>(end_, total);
-    next_ += resp.body.size();
-    buf_ = std::move(resp.body);
+    if (next_ >= end_) eof_ = true;
     return Status::OK();
   }
 
- private:
-  // The server ignored Range and sent the whole object (it fit in the cap).
-  Status TakeWholeObject(std::string body) {
-    const uint64_t total = body.size();
-    end_ = std::min<uint64_t>(end_, total);
-    buf_ = next_ < end_ ? body.substr(size_t(next_), size_t(end_ - next_)) : std::string();
-    next_ = end_;
-    eof_ = true;
-    return Status::OK();
+  void StopTransfer() {
+    cancel_ = true;
+    {
+      std::lock_guard lk(mu_);
+      cv_.notify_all();
+    }
+    if (transfer_.joinable()) transfer_.join();
   }
 
   std::shared_ptr<S3Client> client_;
   std::string key_;
-  uint64_t next_;
-  uint64_t end_;  // exclusive; UINT64_MAX until the size is known
+  uint64_t next_;  // offset of the next byte handed to Read
+  uint64_t end_;   // exclusive; UINT64_MAX until the size is known
   uint64_t chunk_;
+  uint64_t last_ = 0;  // last byte of the current GET
   std::string etag_;
-  std::string buf_;
-  size_t pos_ = 0;
   bool eof_ = false;
+  bool running_ = false;  // a GET was started and not yet Finish()ed
+  std::thread transfer_;
+  std::atomic<bool> cancel_{false};
+  std::mutex mu_;  // guards the fields below, shared with the transfer thread
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  size_t front_pos_ = 0;
+  size_t queued_ = 0;
+  bool started_ = false;
+  bool done_ = false;
+  uint64_t skip_ = 0;
+  uint64_t limit_ = 0;  // bytes wanted from this GET
+  uint64_t got_ = 0;    // bytes queued from this GET
+  uint64_t total_ = UINT64_MAX;
+  std::string bad_range_;
+  Status result_;
+  Response partial_;
+  Response final_;
 };
 
 Result<std::unique_ptr<Source>> S3Store::Open(const std::string& key, uint64_t offset, std::optional<uint64_t> length) {

@@ -13,7 +13,8 @@
 // HEADs first, for servers that ignore the header, and concurrent
 // no-overwrite Puts of one key in this process are serialised so only one
 // wins even there (other writers can still race on such servers).
-// Open: ranged GETs of read_chunk bytes, one per refill, each after the first
+// Open: ranged GETs of up to read_chunk bytes, each streamed through a 1 MiB
+// queue filled by its own transfer thread (memory per open read: 1 MiB), each after the first
 // pinned to the first response's ETag with If-Match (a concurrent overwrite
 // fails the read instead of mixing versions).
 // Head: Content-Length; the timestamp metadata, else Last-Modified.
@@ -43,7 +44,7 @@ class S3Store final : public ObjectStore {
     int concurrency = 5;
     bool require_content_md5 = true;
     bool check_before_put = true;
-    uint64_t read_chunk = 8 << 20;
+    uint64_t read_chunk = uint64_t{256} << 20;  // bytes per ranged GET (streamed: memory is 1 MiB per open read)
     std::string storage_class;
     // HEAD before each read to learn the size, so no GET asks for bytes
     // past the end. For servers that mishandle such ranges: s3rver answers a

@@ -1,0 +1,741 @@
+#!/usr/bin/env python3
+"""walship vs Litestream v0.3.13, side by side against moto_server on loopback,
+printed as ONE table (issue 5 item 7). Every timing is also given as a ratio to
+the peer and to a raw curl transfer of the same bytes, all in the same run
+(the machine is noisy: compare ratios, not absolutes).
+
+  1. restore latest (time, peak RSS) of a --sizes database (100M, 1G) with
+     ~1000 small write transactions of history: build the database, replicate,
+     initial snapshot, 1000 transactions, wait until replicated, stop, restore
+     into a new file, content hash = the source's. Baseline: curl GETs of the
+     objects the tool's restore reads (walship: `restore -dry-run -json`;
+     Litestream: its generation's snapshot + WAL segments), 8 parallel ranges.
+  2. initial snapshot upload: walship `replicate -once`; Litestream: from
+     start until its snapshot object exists (bucket polled every 50 ms).
+     Baseline: sequential curl PUTs of the same objects' bytes.
+  3. replication lag p50/p99 at 20 tx/s (tests/support/workload.py), with
+     sync-interval (and monitor-interval) 1s and 100ms, through a timing proxy
+     (tests/support/fault_proxy.py): lag of a commit = end of the first data
+     PUT (walship: L0 */0000/*.ltx; Litestream: */wal/*) that started after the commit.
+     Also data PUT p99, and the target lag p99 <= sync + 2 x PUT p99.
+  4. writer throughput at full speed (small INSERT transactions,
+     synchronous=NORMAL) alone, then beside each replicator; ratio to alone
+     (alone = mean of a run before and a run after; target walship >= 0.97).
+  5. replicator CPU (user+sys s per minute, /proc/PID/stat) and peak RSS
+     (VmHWM) during the 20 tx/s, sync 1s run.
+  6. S3 requests per minute by method during that run (steady window).
+
+Usage:
+  bench/vs_litestream.py --walship BIN [--litestream BIN] [--sizes 100M,1G]
+                         [--quick] [--out table.md] [--keep]
+--quick: 100 MB only, 20 s steady runs, 5 s throughput runs (~4 min).
+The full run (100M,1G, 60 s steady runs, 15 s throughput runs) takes ~15 min.
+Litestream v0.3.13 comes from `npm ci` (node_modules/@flydotio/...); moto_server,
+curl, boto3 must be installed. Progress goes to stderr, the table to stdout.
+"""
+
+import argparse
+import glob
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from replicate_restore import cpu_seconds, make_db, rss_peak_kb  # noqa: E402
+import dbcheck  # noqa: E402
+import fault_proxy  # noqa: E402
+import litestream_vfs  # noqa: E402
+import s3_testlib as t  # noqa: E402
+
+BUCKET = "vsbench"
+HISTORY_TX, HISTORY_TPS = 1000, 200      # transactions of history, at most this many per second
+STEADY_TPS = 20
+
+# Exactly N small transactions (5 row updates of 512 random bytes each in
+# make_db's table t), paced at most R per second; prints N.
+HISTORY_WRITER = r'''
+import random, sqlite3, sys, time
+path, n, rate = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+db = sqlite3.connect(path, isolation_level=None, timeout=30)
+db.execute("PRAGMA busy_timeout=30000")
+rows = db.execute("SELECT max(id) FROM t").fetchone()[0]
+rnd, nxt = random.Random(2), time.monotonic()
+for _ in range(n):
+    db.execute("BEGIN IMMEDIATE")
+    for _ in range(5):
+        db.execute("UPDATE t SET v = ?, n = n + 1 WHERE id = ?", (rnd.randbytes(512), rnd.randint(1, rows)))
+    db.execute("COMMIT")
+    nxt += 1.0 / rate
+    time.sleep(max(0.0, nxt - time.monotonic()))
+print(n)
+'''
+
+THROUGHPUT_WRITER = r'''
+import sqlite3, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+db = sqlite3.connect(path, isolation_level=None, timeout=30)
+db.execute("PRAGMA busy_timeout=30000")
+db.execute("PRAGMA journal_mode=wal")
+db.execute("PRAGMA synchronous=NORMAL")
+db.execute("CREATE TABLE IF NOT EXISTS tp (id INTEGER PRIMARY KEY, v TEXT, n INTEGER)")
+n, end = 0, time.monotonic() + seconds
+while time.monotonic() < end:
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("INSERT INTO tp (v, n) VALUES (?, ?)", ("x" * 100, n))
+    db.execute("COMMIT")
+    n += 1
+print(n)
+'''
+
+
+def log(msg):
+    print("[vs_litestream %s] %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    return xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))]
+
+
+def wait_until(pred, timeout_s, poll_s=0.05):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(poll_s)
+    return pred()
+
+
+def parse_size(s):
+    s = s.strip().upper().rstrip("B")
+    mult = {"K": 1 / 1024, "M": 1, "G": 1024}.get(s[-1:], None)
+    return int(float(s[:-1]) * mult) if mult else int(s)
+
+
+# ---- the timing proxy ----------------------------------------------------
+
+class TimingProxy(fault_proxy.FaultProxy):
+    """fault_proxy without faults that records every forwarded request as
+    (wall start, wall end, method, kind, path): start = request head read,
+    end = upstream response read in full."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._tl = threading.local()
+        self.log = []
+
+    def _decide(self, method, path, kind):
+        self._tl.cur = (time.time(), method, kind, path)
+        return super()._decide(method, path, kind)
+
+    def _forward(self, method, request):
+        try:
+            return super()._forward(method, request)
+        finally:
+            start, m, kind, path = self._tl.cur
+            with self._lock:
+                self.log.append((start, time.time(), m, kind, path))
+
+    def records(self, t0=0.0, t1=float("inf")):
+        with self._lock:
+            return [r for r in self.log if t0 <= r[0] < t1]
+
+
+# ---- the environment: moto, optional proxy, children ---------------------
+
+class Env:
+    """One moto_server (+ a TimingProxy), a bucket, a direct boto3 client and
+    every child process, all stopped by close(). Duck-types s3_testlib.S3Env
+    for s3_testlib.Writer (tmp, spawn)."""
+
+    def __init__(self, tmp, proxy=False):
+        self.tmp = tmp
+        self.children = []
+        self.proxy = None
+        self.moto = t.Moto(os.path.join(tmp, "moto.log"))
+        try:
+            if proxy:
+                self.proxy = TimingProxy(self.moto.port).start()
+            self.s3 = t.s3_client(self.moto.url)
+            self.s3.create_bucket(Bucket=BUCKET)
+        except BaseException:
+            self.close()
+            raise
+
+    def endpoint(self, via_proxy=False):
+        return self.proxy.url if via_proxy else self.moto.url
+
+    def spawn(self, cmd, log_path=None):
+        p = t.spawn(cmd, log_path, env=t.os.environ.copy())
+        self.children.append(p)
+        return p
+
+    def objects(self, prefix):
+        out, token = [], None
+        while True:
+            kw = {"Bucket": BUCKET, "Prefix": prefix}
+            if token:
+                kw["ContinuationToken"] = token
+            r = self.s3.list_objects_v2(**kw)
+            out += [(o["Key"], o["Size"]) for o in r.get("Contents", [])]
+            if not r.get("IsTruncated"):
+                return out
+            token = r["NextContinuationToken"]
+
+    def download(self, key, path):
+        self.s3.download_file(BUCKET, key, path)
+
+    def wait_stable(self, prefix, quiet_s, timeout_s=600):
+        """Waits until the listing under prefix has not changed for quiet_s."""
+        last, since = None, time.monotonic()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            cur = sorted(self.objects(prefix))
+            if cur != last:
+                last, since = cur, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return True
+            time.sleep(0.25)
+        return False
+
+    def close(self):
+        for p in reversed(self.children):
+            t.stop_process(p, signal.SIGKILL, 5)
+        self.children = []
+        if self.proxy is not None:
+            self.proxy.stop()
+            self.proxy = None
+        if self.moto is not None:
+            self.moto.stop()
+            self.moto = None
+
+
+def run_measured(cmd, timeout=1800):
+    """Runs cmd; returns (seconds, peak RSS in KiB, returncode, output)."""
+    out = tempfile.TemporaryFile()
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                         preexec_fn=t._die_with_parent)
+    try:
+        _, status, ru = os.wait4(p.pid, 0)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    secs = time.monotonic() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    text = out.read().decode(errors="replace")
+    out.close()
+    return secs, ru.ru_maxrss, p.returncode, text
+
+
+# ---- curl baselines --------------------------------------------------------
+
+def _curl_block(url, extra):
+    return ["url = \"%s\"" % url] + extra + ["user = \"test:test\"", "aws-sigv4 = \"aws:amz:us-east-1:s3\"",
+                                             "fail", "silent", "show-error"]
+
+
+def curl_get_parallel(endpoint, objs, streams=8):
+    """GETs [(key, size)] with `curl --parallel` (streams at a time); objects
+    bigger than total/streams are split into ranged GETs. Returns seconds."""
+    total = sum(s for _, s in objs)
+    chunk = max(1 << 20, -(-total // streams))
+    lines = []
+    for key, size in objs:
+        url = "%s/%s/%s" % (endpoint, BUCKET, key)
+        if size <= chunk:
+            lines += _curl_block(url, ["output = \"/dev/null\""]) + ["next"]
+            continue
+        for off in range(0, size, chunk):
+            lines += _curl_block(url, ["output = \"/dev/null\"",
+                                       "range = \"%d-%d\"" % (off, min(size, off + chunk) - 1)]) + ["next"]
+    return _run_curl(lines[:-1], ["--parallel", "--parallel-max", str(streams)])
+
+
+def curl_put_sequential(endpoint, files):
+    """PUTs [(local path, key)] one after the other (one curl process, one
+    connection reused). Returns seconds."""
+    lines = []
+    for path, key in files:
+        lines += _curl_block("%s/%s/%s" % (endpoint, BUCKET, key),
+                             ["upload-file = \"%s\"" % path, "output = \"/dev/null\""]) + ["next"]
+    return _run_curl(lines[:-1], [])
+
+
+def _run_curl(lines, flags):
+    with tempfile.NamedTemporaryFile("w", suffix=".curlrc", delete=False) as f:
+        f.write("\n".join(lines) + "\n")
+        cfg = f.name
+    try:
+        t0 = time.monotonic()
+        r = subprocess.run(["curl", "-q"] + flags + ["-K", cfg], capture_output=True, text=True, timeout=1800)
+        secs = time.monotonic() - t0
+        if r.returncode != 0:
+            raise RuntimeError("curl failed (%d): %s" % (r.returncode, r.stderr.strip()[:500]))
+        return secs
+    finally:
+        os.unlink(cfg)
+
+
+# ---- the two tools -----------------------------------------------------------
+
+def yaml_config(path, db, endpoint, prefix, sync):
+    """The same Litestream-style YAML for both tools."""
+    with open(path, "w") as f:
+        f.write("dbs:\n"
+                "  - path: %s\n"
+                "    monitor-interval: %s\n"
+                "    replicas:\n"
+                "      - type: s3\n"
+                "        bucket: %s\n"
+                "        path: %s\n"
+                "        endpoint: %s\n"
+                "        region: us-east-1\n"
+                "        force-path-style: true\n"
+                "        sync-interval: %s\n"
+                "        access-key-id: test\n"
+                "        secret-access-key: test\n" % (db, sync, BUCKET, prefix, endpoint, sync))
+    return path
+
+
+class Walship:
+    name = "walship"
+
+    def __init__(self, binary):
+        self.bin = binary
+
+    def data_put(self, path):
+        """An L0 upload (new commits); compaction outputs (levels 1..9) are not."""
+        return path.endswith(".ltx") and "/0000/" in path
+
+    def replicate_cmd(self, cfg):
+        return [self.bin, "replicate", "-config", cfg, "-log-level", "warn"]
+
+    def initial_snapshot(self, env, cfg, prefix, logp):
+        """walship replicate -once; returns (seconds, [(key, size)] uploaded)."""
+        secs, _, rc, out = run_measured(self.replicate_cmd(cfg) + ["-once"])
+        with open(logp, "a") as f:
+            f.write(out)
+        if rc != 0:
+            raise RuntimeError("walship replicate -once failed (%d): %s" % (rc, out[-500:]))
+        return secs, env.objects(prefix + "/")
+
+    def restore_cmd(self, cfg, db, out):
+        return [self.bin, "restore", "-config", cfg, "-o", out, "-integrity-check", "none", "-log-level", "warn", db]
+
+    def restore_objects(self, env, cfg, db, prefix):
+        r = t.run([self.bin, "restore", "-config", cfg, "-dry-run", "-json", "-o", os.path.join(env.tmp, "dry.db"),
+                   db], 120)
+        if r.returncode != 0:
+            raise RuntimeError("walship restore -dry-run failed: %s" % (r.stderr or r.stdout)[-500:])
+        plan = json.loads(r.stdout)
+        files = plan.get("files") if isinstance(plan, dict) else plan
+        sizes = dict(env.objects(prefix + "/"))
+        out = []
+        for f in files or []:
+            key = f.get("key") or f.get("path") or f.get("name")
+            if key not in sizes:  # a path relative to the replica, or TXIDs only
+                key = "%s/%04x/%016x-%016x.ltx" % (prefix, int(f["level"]), t._txid(f["min_txid"]),
+                                                     t._txid(f["max_txid"]))
+            out.append((key, sizes[key]))
+        return out
+
+
+class Litestream3:
+    name = "litestream v0.3.13"
+
+    def __init__(self, binary):
+        self.bin = binary
+
+    def data_put(self, path):
+        return "/wal/" in path
+
+    def replicate_cmd(self, cfg):
+        return [self.bin, "replicate", "-config", cfg]
+
+    def initial_snapshot(self, env, cfg, prefix, logp):
+        """Time from start until the snapshot object exists; the replicator
+        keeps running (returned as self.proc)."""
+        t0 = time.monotonic()
+        self.proc = env.spawn(self.replicate_cmd(cfg), logp)
+        snaps = []
+
+        def have():
+            nonlocal snaps
+            snaps = [o for o in env.objects(prefix + "/") if "/snapshots/" in o[0]]
+            if self.proc.poll() is not None:
+                raise RuntimeError("litestream exited %s (log %s)" % (self.proc.returncode, logp))
+            return bool(snaps)
+
+        if not wait_until(have, 1800, 0.05):
+            raise RuntimeError("litestream: no snapshot after 30 min")
+        return time.monotonic() - t0, snaps
+
+    def restore_cmd(self, cfg, db, out):
+        return [self.bin, "restore", "-config", cfg, "-o", out, db]
+
+    def restore_objects(self, env, cfg, db, prefix):
+        """The latest generation's newest snapshot and the WAL segments from its
+        index on (what v0.3 restore downloads)."""
+        objs = env.objects(prefix + "/")
+        gens = sorted({k.split("/generations/")[1].split("/")[0] for k, _ in objs})
+        gen = gens[-1]
+        g = [(k, s) for k, s in objs if "/generations/%s/" % gen in k]
+        snaps = sorted((k, s) for k, s in g if "/snapshots/" in k)
+        snap = snaps[-1]
+        idx = int(os.path.basename(snap[0]).split(".")[0], 16)
+        wal = [(k, s) for k, s in g if "/wal/" in k and int(os.path.basename(k).split("_")[0], 16) >= idx]
+        return [snap] + sorted(wal)
+
+
+# ---- scenario 1+2: snapshot, history, restore --------------------------------
+
+def scenario_restore(args, tools, mb, template, res):
+    tmp = tempfile.mkdtemp(prefix="vs-restore-", dir=args.tmp)
+    env = Env(tmp)
+    try:
+        for tool in tools:
+            tag = "%s/%dMB" % (tool.name, mb)
+            d = os.path.join(tmp, tool.name.split()[0])
+            os.makedirs(d)
+            db = os.path.join(d, "app.db")
+            shutil.copyfile(template, db)
+            prefix = "r%d-%s" % (mb, tool.name.split()[0])
+            cfg = yaml_config(os.path.join(d, "cfg.yml"), db, env.endpoint(), prefix, "1s")
+            logp = os.path.join(d, "replicate.log")
+            log("%s: initial snapshot" % tag)
+            snap_s, snap_objs = tool.initial_snapshot(env, cfg, prefix, logp)
+            snap_bytes = sum(s for _, s in snap_objs)
+            if isinstance(tool, Walship):
+                proc = env.spawn(tool.replicate_cmd(cfg), logp)
+            else:
+                proc = tool.proc
+            log("%s: snapshot %.2f s (%.1f MB in %d objects); writing %d transactions" % (
+                tag, snap_s, snap_bytes / 1e6, len(snap_objs), HISTORY_TX))
+            wr = subprocess.run([sys.executable, "-c", HISTORY_WRITER, db, str(HISTORY_TX), str(HISTORY_TPS)],
+                                capture_output=True, text=True, check=True)
+            ntx = int(wr.stdout.split()[0])
+            env.wait_stable(prefix + "/", 3.0)
+            rc = t.stop_process(proc, signal.SIGTERM, 120)
+            if rc != 0:
+                log("%s: replicator exit code %s after SIGTERM (log %s)" % (tag, rc, logp))
+            src_hash = dbcheck.content_hash(db, live=True)
+            # curl PUT baseline: the snapshot objects' bytes.
+            files = []
+            for i, (key, _) in enumerate(snap_objs):
+                p = os.path.join(d, "snapobj%d" % i)
+                env.download(key, p)
+                files.append((p, "curl/%s/%d" % (prefix, i)))
+            put_s = curl_put_sequential(env.endpoint(), files)
+            for p, _ in files:
+                os.remove(p)
+            objs = tool.restore_objects(env, cfg, db, prefix)
+            out = os.path.join(d, "restored.db")
+            subprocess.run(["sync"])
+            log("%s: restore (%d objects, %.1f MB)" % (tag, len(objs), sum(s for _, s in objs) / 1e6))
+            rs, rss, rrc, rout = run_measured(tool.restore_cmd(cfg, db, out))
+            if rrc != 0:
+                raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
+            get_s = curl_get_parallel(env.endpoint(), objs)
+            ok = dbcheck.content_hash(out) == src_hash
+            log("%s: restore %.2f s, peak RSS %.1f MiB, curl %.2f s, hash %s" % (
+                tag, rs, rss / 1024, get_s, "ok" if ok else "MISMATCH"))
+            res[(tool.name, mb)] = {
+                "snap_s": snap_s, "snap_bytes": snap_bytes, "snap_curl_s": put_s, "ntx": ntx,
+                "restore_s": rs, "restore_rss_kb": rss, "restore_bytes": sum(s for _, s in objs),
+                "restore_objs": len(objs), "restore_curl_s": get_s, "hash_ok": ok}
+            for f in glob.glob(os.path.join(d, "*.db*")):
+                os.remove(f)
+    finally:
+        env.close()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- scenario 3+5+6: steady 20 tx/s ------------------------------------------
+
+def scenario_steady(args, tools, sync, res):
+    tmp = tempfile.mkdtemp(prefix="vs-steady-", dir=args.tmp)
+    env = Env(tmp, proxy=True)
+    try:
+        sync_s = float(sync[:-2]) / 1000 if sync.endswith("ms") else float(sync[:-1])
+        for tool in tools:
+            tag = "%s/sync %s" % (tool.name, sync)
+            d = os.path.join(tmp, tool.name.split()[0])
+            os.makedirs(d)
+            db = os.path.join(d, "app.db")
+            c = sqlite3.connect(db)
+            c.execute("PRAGMA journal_mode=wal")
+            c.close()
+            prefix = "s-%s-%s" % (sync, tool.name.split()[0])
+            cfg = yaml_config(os.path.join(d, "cfg.yml"), db, env.endpoint(via_proxy=True), prefix, sync)
+            logp = os.path.join(d, "replicate.log")
+            proc = env.spawn(tool.replicate_cmd(cfg), logp)
+            wr = t.Writer(env, db, 1234, STEADY_TPS, args.steady_s + 120, name="writer-" + tool.name.split()[0],
+                          big_tx_mb=0,
+                          est_commits=10 ** 9)
+            if not wr.start():
+                raise RuntimeError("%s: writer did not start (%s)" % (tag, wr.stderr))
+            wait_until(lambda: any(tool.data_put(r[4]) for r in env.proxy.records()), 60)
+            time.sleep(3.0)  # warm-up: snapshot and first uploads behind us
+            log("%s: steady window %.0f s" % (tag, args.steady_s))
+            w0, cpu0 = time.time(), cpu_seconds(proc.pid)
+            time.sleep(args.steady_s)
+            w1, cpu1 = time.time(), cpu_seconds(proc.pid)
+            rss = rss_peak_kb(proc.pid)
+            wr.stop()
+            time.sleep(max(3.0, 3 * sync_s))  # the last commits' uploads
+            rc = t.stop_process(proc, signal.SIGTERM, 60)
+            if rc != 0:
+                log("%s: replicator exit code %s after SIGTERM (log %s)" % (tag, rc, logp))
+            reqs = env.proxy.records()
+            data = sorted((r for r in reqs if r[2] == "PUT" and tool.data_put(r[4])), key=lambda r: r[0])
+            commits = [c["t_ms"] / 1000.0 for n, c in sorted(wr.result().commits.items())
+                       if n > 1 and w0 <= c["t_ms"] / 1000.0 < w1]
+            lags, unmatched, j = [], 0, 0
+            for tc in commits:
+                while j < len(data) and data[j][0] <= tc:
+                    j += 1
+                if j == len(data):
+                    unmatched += 1
+                else:
+                    lags.append(data[j][1] - tc)
+            put_ms = [(r[1] - r[0]) * 1000 for r in data if w0 <= r[0] < w1]
+            window = [r for r in reqs if w0 <= r[0] < w1]
+            mins = (w1 - w0) / 60.0
+            by = {}
+            for r in window:
+                by[r[3]] = by.get(r[3], 0) + 1
+            out = {
+                "commits": len(commits), "unmatched": unmatched,
+                "lag_p50_ms": pct(lags, 50) * 1000, "lag_p99_ms": pct(lags, 99) * 1000,
+                "put_p99_ms": pct(put_ms, 99), "puts": len(put_ms),
+                "cpu_s_per_min": (cpu1 - cpu0) / mins, "rss_kb": rss,
+                "req_per_min": {k: v / mins for k, v in sorted(by.items())},
+                "req_total_per_min": len(window) / mins, "sync_s": sync_s,
+            }
+            out["target_ok"] = out["lag_p99_ms"] <= sync_s * 1000 + 2 * out["put_p99_ms"]
+            log("%s: lag p50 %.0f ms p99 %.0f ms, PUT p99 %.1f ms, %d commits, CPU %.2f s/min, RSS %.1f MiB, "
+                "requests/min %s" % (tag, out["lag_p50_ms"], out["lag_p99_ms"], out["put_p99_ms"],
+                                     len(commits), out["cpu_s_per_min"], rss / 1024,
+                                     {k: round(v, 1) for k, v in out["req_per_min"].items()}))
+            res[(tool.name, sync)] = out
+    finally:
+        env.close()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- scenario 4: writer throughput ---------------------------------------------
+
+def scenario_throughput(args, tools, res):
+    """Rounds of (alone, walship, litestream), then one more alone run: the
+    machine drifts, so each tool is compared with the median of the alone runs
+    around it."""
+    tmp = tempfile.mkdtemp(prefix="vs-tput-", dir=args.tmp)
+    env = Env(tmp)
+    try:
+        runs = []
+        for _ in range(args.tput_rounds):
+            runs += [None] + list(tools)
+        runs.append(None)
+        for i, tool in enumerate(runs):
+            d = os.path.join(tmp, "run%d" % i)
+            os.makedirs(d)
+            db = os.path.join(d, "app.db")
+            subprocess.run([sys.executable, "-c", THROUGHPUT_WRITER, db, "0"], check=True, capture_output=True)
+            proc = None
+            if tool is not None:
+                prefix = "tp%d-%s" % (i, tool.name.split()[0])
+                cfg = yaml_config(os.path.join(d, "cfg.yml"), db, env.endpoint(), prefix, "1s")
+                proc = env.spawn(tool.replicate_cmd(cfg), os.path.join(d, "replicate.log"))
+                if not wait_until(lambda: env.objects(prefix + "/"), 60):
+                    raise RuntimeError("%s: no initial upload" % tool.name)
+                time.sleep(1.0)
+            subprocess.run(["sync"])
+            cpu0 = cpu_seconds(proc.pid) if proc else 0.0
+            moto0 = cpu_seconds(env.moto.proc.pid)
+            wr = subprocess.run([sys.executable, "-c", THROUGHPUT_WRITER, db, str(args.tput_s)],
+                                capture_output=True, text=True, check=True)
+            cpu = (cpu_seconds(proc.pid) - cpu0) if proc else 0.0
+            moto = cpu_seconds(env.moto.proc.pid) - moto0
+            n = int(wr.stdout.split()[0])
+            name = tool.name if tool else "alone"
+            log("throughput %s: %d tx in %.0f s (%.0f tx/s); CPU replicator %.1f s, moto %.1f s" % (
+                name, n, args.tput_s, n / args.tput_s, cpu, moto))
+            res.setdefault(name, []).append(n / args.tput_s)
+            res.setdefault(name + " cpu", []).append((cpu / args.tput_s, moto / args.tput_s))
+            if proc is not None:
+                t0 = time.monotonic()
+                rc = t.stop_process(proc, signal.SIGTERM, 30)
+                log("  %s stopped (exit %s) in %.1f s" % (tool.name, rc, time.monotonic() - t0))
+            shutil.rmtree(d, ignore_errors=True)
+    finally:
+        env.close()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---- the table -------------------------------------------------------------------
+
+def ratio(a, b):
+    return "%.2fx" % (a / b) if b else "-"
+
+
+def build_table(tools, sizes, restore, steady, tput):
+    ws, ls = tools[0].name, tools[1].name
+    rows = []  # (metric, walship, walship/curl, litestream, litestream/curl, walship/litestream)
+
+    for mb in sizes:
+        w, l = restore.get((ws, mb)), restore.get((ls, mb))
+        if not (w and l):
+            continue
+        rows.append(("restore %d MB (%d / %d tx history), s" % (mb, w["ntx"], l["ntx"]),
+                     "%.2f" % w["restore_s"], ratio(w["restore_s"], w["restore_curl_s"]),
+                     "%.2f" % l["restore_s"], ratio(l["restore_s"], l["restore_curl_s"]),
+                     ratio(w["restore_s"], l["restore_s"])))
+        rows.append(("  bytes read (objects); curl 8x GET, s",
+                     "%.1f MB (%d); %.2f" % (w["restore_bytes"] / 1e6, w["restore_objs"], w["restore_curl_s"]), "",
+                     "%.1f MB (%d); %.2f" % (l["restore_bytes"] / 1e6, l["restore_objs"], l["restore_curl_s"]), "",
+                     ""))
+        rows.append(("  restore peak RSS, MiB", "%.1f" % (w["restore_rss_kb"] / 1024), "",
+                     "%.1f" % (l["restore_rss_kb"] / 1024), "",
+                     ratio(w["restore_rss_kb"], l["restore_rss_kb"])))
+        rows.append(("  restored content hash = source",
+                     "yes" if w["hash_ok"] else "NO", "", "yes" if l["hash_ok"] else "NO", "", ""))
+        rows.append(("initial snapshot %d MB, s" % mb,
+                     "%.2f" % w["snap_s"], ratio(w["snap_s"], w["snap_curl_s"]),
+                     "%.2f" % l["snap_s"], ratio(l["snap_s"], l["snap_curl_s"]),
+                     ratio(w["snap_s"], l["snap_s"])))
+        rows.append(("  bytes uploaded; curl PUT, s",
+                     "%.1f MB; %.2f" % (w["snap_bytes"] / 1e6, w["snap_curl_s"]), "",
+                     "%.1f MB; %.2f" % (l["snap_bytes"] / 1e6, l["snap_curl_s"]), "", ""))
+
+    for sync in ("1s", "100ms"):
+        w, l = steady.get((ws, sync)), steady.get((ls, sync))
+        if not (w and l):
+            continue
+        rows.append(("lag p50 / p99 at %d tx/s, sync %s, ms" % (STEADY_TPS, sync),
+                     "%.0f / %.0f" % (w["lag_p50_ms"], w["lag_p99_ms"]), "",
+                     "%.0f / %.0f" % (l["lag_p50_ms"], l["lag_p99_ms"]), "",
+                     ratio(w["lag_p99_ms"], l["lag_p99_ms"]) + " (p99)"))
+        rows.append(("  data PUT p99, ms (PUTs)", "%.1f (%d)" % (w["put_p99_ms"], w["puts"]), "",
+                     "%.1f (%d)" % (l["put_p99_ms"], l["puts"]), "", ratio(w["put_p99_ms"], l["put_p99_ms"])))
+        rows.append(("  lag p99 <= sync + 2 x PUT p99",
+                     "yes" if w["target_ok"] else "NO", "", "yes" if l["target_ok"] else "NO", "", ""))
+        rows.append(("  replicator CPU, s per min", "%.2f" % w["cpu_s_per_min"], "",
+                     "%.2f" % l["cpu_s_per_min"], "", ratio(w["cpu_s_per_min"], l["cpu_s_per_min"])))
+        rows.append(("  replicator peak RSS, MiB", "%.1f" % (w["rss_kb"] / 1024), "",
+                     "%.1f" % (l["rss_kb"] / 1024), "", ratio(w["rss_kb"], l["rss_kb"])))
+
+        def reqs(x):
+            return ", ".join("%s %.0f" % (k, v) for k, v in x["req_per_min"].items()) or "0"
+
+        rows.append(("  S3 requests per min (by kind)", reqs(w), "", reqs(l), "",
+                     ratio(w["req_total_per_min"], l["req_total_per_min"])))
+
+    if tput.get("alone") and tput.get(ws) and tput.get(ls):
+        alone = statistics.median(tput["alone"])
+        wv, lv = statistics.median(tput[ws]), statistics.median(tput[ls])
+        rows.append(("writer tx/s, full speed, median (alone %s)" % " / ".join("%.0f" % x for x in tput["alone"]),
+                     "%.0f (%s)" % (wv, " / ".join("%.0f" % x for x in tput[ws])), "",
+                     "%.0f (%s)" % (lv, " / ".join("%.0f" % x for x in tput[ls])), "", ratio(wv, lv)))
+        def cores(name):
+            c = tput.get(name + " cpu") or [(0.0, 0.0)]
+            return "%.2f / %.2f" % (statistics.median(x[0] for x in c), statistics.median(x[1] for x in c))
+
+        rows.append(("  CPU cores busy: replicator / moto", cores(ws), "", cores(ls), "", ""))
+        rows.append(("  with / without replicator (walship >= 0.97)",
+                     "%.3f %s" % (wv / alone, "ok" if wv / alone >= 0.97 else "BELOW"), "",
+                     "%.3f" % (lv / alone), "", ""))
+
+    head = ("metric", "walship", "/curl", ls, "/curl", "walship/litestream")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    text = [" | ".join(c.ljust(widths[i]) for i, c in enumerate(head)),
+            "-+-".join("-" * w for w in widths)]
+    text += [" | ".join(c.ljust(widths[i]) for i, c in enumerate(r)) for r in rows]
+    md = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    md += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in rows]
+    return "\n".join(text), "\n".join(md)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--walship", default=os.path.join(ROOT, "build", "src", "cli", "walship"))
+    ap.add_argument("--litestream", default=None, help="Litestream v0.3.13 binary (default: node_modules)")
+    ap.add_argument("--sizes", default="100M,1G")
+    ap.add_argument("--quick", action="store_true", help="100 MB only, shorter runs")
+    ap.add_argument("--steady-s", type=float, default=None, help="steady 20 tx/s window (default 60, quick 20)")
+    ap.add_argument("--tput-s", type=float, default=None, help="throughput run length (default 15, quick 5)")
+    ap.add_argument("--tput-rounds", type=int, default=None, help="throughput rounds (default 3, quick 2)")
+    ap.add_argument("--only", default="restore,steady,tput", help="scenarios to run")
+    ap.add_argument("--out", help="also write the table as markdown here")
+    ap.add_argument("--tmp", default=None, help="where the temp dirs go")
+    ap.add_argument("--keep", action="store_true", help="keep temp dirs")
+    args = ap.parse_args()
+    sizes = [100] if args.quick else [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+    args.steady_s = args.steady_s or (20.0 if args.quick else 60.0)
+    args.tput_s = args.tput_s or (5.0 if args.quick else 10.0)
+    args.tput_rounds = args.tput_rounds or (2 if args.quick else 3)
+    only = set(args.only.split(","))
+    def on_signal(sig, _frame):  # raised in the main thread: the finally blocks stop every child
+        raise t.Aborted("signal %d" % sig)
+
+    for s in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(s, on_signal)
+    if not t.have_moto() or not shutil.which("curl"):
+        print("needs moto_server, boto3 and curl", file=sys.stderr)
+        return 77
+    lsbin = args.litestream or litestream_vfs.litestream_v3_path()
+    v = subprocess.run([lsbin, "version"], capture_output=True, text=True).stdout.strip()
+    if v != "v0.3.13":
+        log("warning: %s reports version %r, not v0.3.13" % (lsbin, v))
+    tools = [Walship(os.path.abspath(args.walship)), Litestream3(lsbin)]
+    wv = subprocess.run([tools[0].bin, "version"], capture_output=True, text=True).stdout.strip()
+    log("walship %s (%s), litestream %s; sizes %s MB" % (wv, tools[0].bin, v, sizes))
+    restore, steady, tput = {}, {}, {}
+    t_start = time.monotonic()
+    work = tempfile.mkdtemp(prefix="vs-litestream-", dir=args.tmp)
+    try:
+        if "restore" in only:
+            for mb in sizes:
+                template = os.path.join(work, "template-%d.db" % mb)
+                log("building a %d MB database" % mb)
+                make_db(template, mb)
+                scenario_restore(args, tools, mb, template, restore)
+                os.remove(template)
+        if "steady" in only:
+            for sync in ("1s", "100ms"):
+                scenario_steady(args, tools, sync, steady)
+        if "tput" in only:
+            scenario_throughput(args, tools, tput)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    text, md = build_table(tools, sizes, restore, steady, tput)
+    log("done in %.0f s" % (time.monotonic() - t_start))
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write("walship %s vs Litestream %s, moto_server on loopback, %s\n\n%s\n" % (
+                wv, v, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), md))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

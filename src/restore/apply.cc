@@ -1,0 +1,794 @@
+#include "restore/apply.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "base/coding.h"
+#include "base/crc64.h"
+#include "base/file.h"
+#include "base/log.h"
+#include "ltx/decoder.h"
+#include "ltx/format.h"
+#include "restore/restore.h"
+
+namespace walship::restore::internal {
+namespace {
+
+constexpr size_t kTailFetch = 64 * 1024;        // first read of a file's tail
+constexpr size_t kStreamBuf = 64 * 1024;        // reads of a long index
+constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched before waiting
+constexpr size_t kWriteBuffer = 256 * 1024;     // contiguous pages per pwrite
+constexpr size_t kReadBuffer = 256 * 1024;      // frame decoder buffer
+constexpr int64_t kJournalEveryMs = 1000;
+constexpr size_t kTailFixed = 8 + ltx::kTrailerSize;
+// Files up to kTailFetch bytes are read whole in one request and kept until
+// applied, within this budget (the rest are read again per chunk).
+constexpr int64_t kSmallFilesBudget = 8 << 20;
+
+std::string Hex(uint64_t v) {
+  char b[17];
+  for (int i = 15; i >= 0; i--) {
+    b[i] = "0123456789abcdef"[v & 0xf];
+    v >>= 4;
+  }
+  b[16] = '\0';
+  return b;
+}
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Errors after which restore.cc keeps the partial output for a rerun (same list).
+bool Keepable(Code c) {
+  return c == Code::kIOError || c == Code::kNoSpace || c == Code::kUnavailable || c == Code::kCancelled ||
+         c == Code::kNotFound;
+}
+
+struct Chunk {
+  uint64_t off = 0, len = 0;  // frames [off, off+len) of the file
+  uint32_t first_pgno = 0, last_pgno = 0;
+  uint32_t frames = 0;
+  uint64_t frames_hash = 0;  // CRC over (pgno BE32, size BE64) of each frame, per the index
+  // Results, once done.
+  bool done = false;
+  uint64_t crc = 0;          // CRC of the chunk's share of the file checksum stream
+  uint64_t stream_len = 0;   // its length
+  uint64_t page_xor = 0;     // XOR of ltx::PageChecksum of its pages
+};
+
+constexpr uint64_t kRangesPerFile = 8;
+
+struct FileState {
+  const replica::LtxFileInfo* info = nullptr;
+  ltx::Header h;
+  ltx::Trailer t;
+  uint64_t header_crc = 0;
+  uint64_t tail_crc = 0, tail_len = 0;  // end marker .. post-apply checksum
+  uint64_t suffix_min_commit = UINT32_MAX;  // min Commit of later files
+  std::vector<Chunk> chunks;
+  size_t remaining = 0;  // chunks not yet done
+  std::string whole;     // a small file's bytes, until its chunks are applied
+};
+
+// A Source over borrowed bytes.
+class SpanSource final : public Source {
+ public:
+  SpanSource(const char* p, size_t n) : p_(p), n_(n) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    n = std::min(n, n_ - pos_);
+    std::memcpy(buf, p_ + pos_, n);
+    pos_ += n;
+    return n;
+  }
+
+ private:
+  const char* p_;
+  size_t n_;
+  size_t pos_ = 0;
+};
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads; first error wins
+// and stops the others from starting new items.
+Status ParallelFor(size_t n, int threads, const std::function<Status(size_t)>& fn) {
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  Status first;
+  std::atomic<bool> stop{false};
+  auto work = [&] {
+    for (;;) {
+      if (stop.load()) return;
+      size_t i = next.fetch_add(1);
+      if (i >= n) return;
+      Status s = fn(i);
+      if (!s.ok()) {
+        std::lock_guard<std::mutex> l(mu);
+        if (first.ok()) first = s;
+        stop = true;
+      }
+    }
+  };
+  const size_t k = std::min<size_t>(n, size_t(std::max(threads, 1)));
+  std::vector<std::thread> ts;
+  for (size_t i = 1; i < k; i++) ts.emplace_back(work);
+  work();
+  for (auto& t : ts) t.join();
+  return first;
+}
+
+// Reads a whole Source into out.
+Status ReadAll(Source* src, std::string* out, uint64_t expect) {
+  out->resize(expect);
+  size_t got = 0;
+  while (got < expect) {
+    WALSHIP_ASSIGN_OR_RETURN(size_t n, src->Read(out->data() + got, expect - got));
+    if (n == 0) break;
+    got += n;
+  }
+  if (got != expect) return Corruption("short read: " + std::to_string(got) + " of " + std::to_string(expect) + " bytes");
+  return Status::OK();
+}
+
+class Engine {
+ public:
+  Engine(const replica::Replica& r, const Plan& plan, const RestoreOptions& opts, std::string tmp, std::string journal)
+      : r_(r), plan_(plan), opts_(opts), tmp_path_(std::move(tmp)), journal_path_(std::move(journal)) {}
+
+  Result<ApplyResult> Run();
+
+ private:
+  Status ReadHeader(size_t k);
+  Status ReadIndex(size_t k);
+  Status CheckTrailer(const FileState& f) const;
+  Result<std::unique_ptr<Source>> OpenRange(const std::string& key, uint64_t off, uint64_t len);
+  void LoadJournal();
+  std::string JournalJson(uint64_t frontier) const;  // mu_ held
+  Status WriteJournal(uint64_t frontier);            // flush_mu_ held
+  Status MaybeFlush(bool force);
+  Status WaitTurn(size_t file);
+  void Worker();
+  Status DoChunk(size_t file, size_t chunk);
+  Status FinishChecks();
+  void Fail(Status s);
+  void AddProgress(uint64_t n);
+  void SetBit(uint32_t pgno) {
+    bitmap_[(pgno - 1) / 64].fetch_or(uint64_t{1} << ((pgno - 1) % 64), std::memory_order_relaxed);
+  }
+  bool Bit(uint32_t pgno) const {
+    return (bitmap_[(pgno - 1) / 64].load(std::memory_order_relaxed) >> ((pgno - 1) % 64)) & 1;
+  }
+
+  const replica::Replica& r_;
+  const Plan& plan_;
+  const RestoreOptions& opts_;
+  std::string tmp_path_, journal_path_;
+  uint32_t page_size_ = 0;
+  uint32_t final_commit_ = 0;
+  uint64_t chunk_bytes_ = 0;
+  std::vector<FileState> files_;
+  std::unique_ptr<std::atomic<uint64_t>[]> bitmap_;
+  std::unique_ptr<Crc64Shift> shift_;
+  File out_;
+
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<int64_t> small_budget_{kSmallFilesBudget};
+  std::atomic<uint64_t> overhead_bytes_{0};  // header, index and trailer bytes of the plan
+  std::atomic<uint64_t> progress_done_{0};
+  uint64_t bytes_resumed_ = 0;
+  std::mutex progress_mu_;
+
+  // Dispatch and ordering.
+  std::vector<std::pair<uint32_t, uint32_t>> order_;  // (file, chunk) in plan order
+  std::atomic<size_t> next_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;  // guards chunk results, files_done_, pending_, error_
+  std::condition_variable cv_;
+  std::atomic<size_t> files_done_{0};  // leading files whose chunks are all written (changed under mu_)
+  Status error_;
+  std::vector<std::pair<uint32_t, uint32_t>> pending_;  // done, not yet fdatasync'd
+
+  // Journal.
+  std::mutex flush_mu_;  // serialises journal writes; never held with mu_ across I/O
+  bool journal_on_ = false;
+  std::atomic<uint64_t> frontier_written_{0};  // written under flush_mu_, read without it
+  std::atomic<bool> have_frontier_{false};
+  std::vector<std::pair<uint32_t, uint32_t>> synced_;  // recorded chunks (mu_)
+  int64_t last_flush_ms_ = 0;
+};
+
+void Engine::Fail(Status s) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (error_.ok()) error_ = std::move(s);
+    stop_ = true;  // under mu_, so a waiter cannot miss it
+  }
+  cv_.notify_all();
+}
+
+void Engine::AddProgress(uint64_t n) {
+  const uint64_t done = progress_done_.fetch_add(n) + n;
+  if (!opts_.progress) return;
+  std::lock_guard<std::mutex> l(progress_mu_);
+  opts_.progress(std::min(done, plan_.bytes), plan_.bytes);
+}
+
+// Counts bytes read from the store.
+class CountingSource final : public Source {
+ public:
+  CountingSource(std::unique_ptr<Source> inner, std::atomic<uint64_t>* n) : inner_(std::move(inner)), n_(n) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    auto r = inner_->Read(buf, n);
+    if (r.ok()) n_->fetch_add(*r, std::memory_order_relaxed);
+    return r;
+  }
+
+ private:
+  std::unique_ptr<Source> inner_;
+  std::atomic<uint64_t>* n_;
+};
+
+Result<std::unique_ptr<Source>> Engine::OpenRange(const std::string& key, uint64_t off, uint64_t len) {
+  WALSHIP_ASSIGN_OR_RETURN(std::unique_ptr<Source> s, r_.store()->Open(key, off, len));
+  return std::unique_ptr<Source>(std::make_unique<CountingSource>(std::move(s), &bytes_read_));
+}
+
+Status Engine::ReadHeader(size_t k) {
+  FileState& f = files_[k];
+  const std::string& key = f.info->key;
+  auto ctx = [&](const Status& s) { return s.WithContext("restore: " + key); };
+  if (f.info->size < ltx::kHeaderSize + ltx::kPageHeaderSize + 1 + kTailFixed) {
+    return Corruption("restore: " + key + ": object of " + std::to_string(f.info->size) + " bytes is too small");
+  }
+  const uint64_t size = f.info->size;
+  std::string hb;
+  if (size <= kTailFetch && small_budget_.fetch_sub(int64_t(size)) >= int64_t(size)) {
+    auto src = OpenRange(key, 0, size);
+    if (!src.ok()) return ctx(src.status());
+    Status s = ReadAll(src->get(), &f.whole, size);
+    if (!s.ok()) return ctx(s);
+    hb = f.whole.substr(0, ltx::kHeaderSize);
+  } else {
+    if (size <= kTailFetch) small_budget_.fetch_add(int64_t(size));
+    auto src = OpenRange(key, 0, ltx::kHeaderSize);
+    if (!src.ok()) return ctx(src.status());
+    Status s = ReadAll(src->get(), &hb, ltx::kHeaderSize);
+    if (!s.ok()) return ctx(s);
+  }
+  auto h = ltx::Header::Decode(reinterpret_cast<const uint8_t*>(hb.data()), hb.size());
+  if (!h.ok()) return ctx(h.status());
+  f.h = *h;
+  f.header_crc = Crc64Of(hb.data(), hb.size());
+  if (f.h.min_txid != f.info->min_txid || f.h.max_txid != f.info->max_txid) {
+    return Corruption("restore: " + key + ": header says TXID " + ltx::FormatTxid(f.h.min_txid) + "-" +
+                      ltx::FormatTxid(f.h.max_txid) + ", the name says otherwise");
+  }
+  if (k == 0 && !f.h.IsSnapshot()) return Corruption("restore: " + key + ": the first file is not a snapshot");
+  return Status::OK();
+}
+
+Status Engine::CheckTrailer(const FileState& f) const {
+  const uint64_t post = f.t.post_apply_checksum;
+  const std::string& key = f.info->key;
+  if (f.h.commit == 0 && post != ltx::kChecksumFlag) {
+    return Corruption("restore: " + key + ": post-apply checksum " + Hex(post) + " of a commit-0 file is not the flag");
+  }
+  if (f.h.NoChecksum()) {
+    if (post != 0) return Corruption("restore: " + key + ": post-apply checksum " + Hex(post) + " set without checksums");
+  } else if ((post & ltx::kChecksumFlag) == 0) {
+    return Corruption("restore: " + key + ": post-apply checksum " + Hex(post) + " lacks the checksum flag");
+  }
+  return Status::OK();
+}
+
+Status Engine::ReadIndex(size_t k) {
+  FileState& f = files_[k];
+  const std::string& key = f.info->key;
+  const uint64_t size = f.info->size;
+  auto ctx = [&](const Status& s) { return s.WithContext("restore: " + key); };
+  const uint64_t tail_n = std::min<uint64_t>(size, kTailFetch);
+  std::string tail;
+  const std::string* tailp = &tail;
+  if (!f.whole.empty()) {
+    tailp = &f.whole;  // the whole file: tail_n == size
+  } else {
+    auto src = OpenRange(key, size - tail_n, tail_n);
+    if (!src.ok()) return ctx(src.status());
+    Status s = ReadAll(src->get(), &tail, tail_n);
+    if (!s.ok()) return ctx(s);
+  }
+  const auto* tp = reinterpret_cast<const uint8_t*>(tailp->data());
+  const uint64_t index_len = GetBE64(tp + tail_n - kTailFixed);
+  f.t.post_apply_checksum = GetBE64(tp + tail_n - ltx::kTrailerSize);
+  f.t.file_checksum = GetBE64(tp + tail_n - 8);
+  WALSHIP_RETURN_IF_ERROR(CheckTrailer(f));
+  ltx::PageIndexParser parser(size, index_len);
+  const uint64_t marker_off = parser.pages_end();  // 0 if the length is out of range
+  if (marker_off == 0) return ctx(parser.Finish());
+
+  const uint32_t lock = ltx::LockPgno(f.h.page_size);
+  const bool snapshot = f.h.IsSnapshot();
+  // A large file is split into about kRangesPerFile ranges (never fewer
+  // bytes than chunk_bytes_, never more than kMaxChunk): few requests (an S3
+  // server may charge per request, and moto reads the whole object for every
+  // ranged GET), all workers busy on a big snapshot. Reads are streamed, so
+  // memory does not grow with the range. A function of the file's size
+  // only, so a resumed run splits the same way.
+  const uint64_t file_chunk = std::clamp<uint64_t>(size / kRangesPerFile + 1, chunk_bytes_,
+                                                   std::max<uint64_t>(chunk_bytes_, opts_.max_chunk_bytes));
+  uint32_t prev = 0;
+  Chunk cur;
+  Crc64 hash;
+  auto on_entry = [&](const ltx::PageIndexEntry& e) -> Status {
+    auto bad = [&](const std::string& m) {
+      return Corruption("restore: " + key + ": page index: page " + std::to_string(e.pgno) + ": " + m);
+    };
+    if (e.pgno > f.h.commit) return bad("beyond commit " + std::to_string(f.h.commit));
+    if (e.pgno == lock) return bad("lock page stored");
+    if (snapshot) {
+      uint32_t want = prev + 1;
+      if (want == lock) want++;
+      if (e.pgno != want) return bad("nonsequential page in snapshot (want " + std::to_string(want) + ")");
+    }
+    prev = e.pgno;
+    if (cur.frames > 0 && cur.len + e.size > file_chunk) {
+      cur.frames_hash = hash.Sum();
+      f.chunks.push_back(cur);
+      cur = Chunk{};
+      hash.Reset();
+    }
+    if (cur.frames == 0) {
+      cur.off = e.offset;
+      cur.first_pgno = e.pgno;
+    }
+    cur.len += e.size;
+    cur.last_pgno = e.pgno;
+    cur.frames++;
+    uint8_t b[12];
+    PutBE32(b, e.pgno);
+    PutBE64(b + 4, e.size);
+    hash.Update(b, sizeof(b));
+    if (e.pgno <= f.suffix_min_commit) SetBit(e.pgno);
+    return Status::OK();
+  };
+
+  // The tail stream of the checksum: end marker, index, index length, post-apply.
+  Crc64 tcrc;
+  const uint64_t region = ltx::kPageHeaderSize + index_len;  // marker + index
+  auto feed = [&](const uint8_t* p, size_t n, uint64_t at) -> Status {
+    tcrc.Update(p, n);
+    // Bytes of the end-of-pages marker come first.
+    size_t skip = 0;
+    while (skip < n && at + skip < marker_off + ltx::kPageHeaderSize) {
+      if (p[skip] != 0) return Corruption("restore: " + key + ": end-of-pages marker is not zero");
+      skip++;
+    }
+    return parser.Feed(p + skip, n - skip, on_entry);
+  };
+  if (marker_off >= size - tail_n) {
+    const size_t at = size_t(marker_off - (size - tail_n));
+    WALSHIP_RETURN_IF_ERROR(ctx(feed(tp + at, size_t(region), marker_off)));
+  } else {
+    auto src = OpenRange(key, marker_off, region);
+    if (!src.ok()) return ctx(src.status());
+    std::unique_ptr<uint8_t[]> buf(new uint8_t[kStreamBuf]);
+    uint64_t at = marker_off;
+    while (at < marker_off + region) {
+      auto n = (*src)->Read(buf.get(), std::min<uint64_t>(kStreamBuf, marker_off + region - at));
+      if (!n.ok()) return ctx(n.status());
+      if (*n == 0) return Corruption("restore: " + key + ": short read of the page index");
+      WALSHIP_RETURN_IF_ERROR(ctx(feed(buf.get(), *n, at)));
+      at += *n;
+    }
+  }
+  WALSHIP_RETURN_IF_ERROR(ctx(parser.Finish()));
+  if (snapshot) {
+    uint64_t next = uint64_t{prev} + 1;
+    if (next == lock) next++;
+    if (next <= f.h.commit) {
+      return Corruption("restore: " + key + ": snapshot ends at page " + std::to_string(prev) + " but commit is " +
+                        std::to_string(f.h.commit));
+    }
+  }
+  if (cur.frames > 0) {
+    cur.frames_hash = hash.Sum();
+    f.chunks.push_back(cur);
+  }
+  tcrc.Update(tp + tail_n - kTailFixed, 16);  // index length + post-apply checksum
+  f.tail_crc = tcrc.Sum();
+  f.tail_len = region + 16;
+  f.remaining = f.chunks.size();
+  uint64_t frame_bytes = 0;
+  for (const Chunk& c : f.chunks) frame_bytes += c.len;
+  overhead_bytes_ += size - frame_bytes;  // reported with the resumed bytes
+  return Status::OK();
+}
+
+std::string Engine::JournalJson(uint64_t frontier) const {
+  nlohmann::json j;
+  j["version"] = 1;
+  j["chunk_bytes"] = chunk_bytes_;
+  j["page_size"] = page_size_;
+  j["frontier"] = frontier;
+  nlohmann::json fs = nlohmann::json::array();
+  for (const FileState& f : files_) {
+    fs.push_back({{"key", f.info->key}, {"size", f.info->size}, {"file_checksum", Hex(f.t.file_checksum)}});
+  }
+  j["files"] = fs;
+  nlohmann::json cs = nlohmann::json::array();
+  for (auto [fi, ci] : synced_) {
+    const Chunk& c = files_[fi].chunks[ci];
+    cs.push_back({fi, ci, Hex(c.crc), c.stream_len, Hex(c.page_xor)});
+  }
+  j["chunks"] = cs;
+  return j.dump();
+}
+
+Status Engine::WriteJournal(uint64_t frontier) {
+  std::string data;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    data = JournalJson(frontier);
+  }
+  Status s = WriteFileAtomic(journal_path_, data);
+  if (!s.ok()) return s.WithContext("restore: write the resume journal");
+  frontier_written_ = frontier;
+  have_frontier_ = true;
+  return Status::OK();
+}
+
+// Records chunks done (after fdatasync of their pages) at most about once a second.
+Status Engine::MaybeFlush(bool force) {
+  if (!journal_on_) return Status::OK();
+  std::unique_lock<std::mutex> fl(flush_mu_, std::defer_lock);
+  if (force) {
+    fl.lock();
+  } else {
+    if (NowMs() - last_flush_ms_ < kJournalEveryMs) return Status::OK();
+    if (!fl.try_lock()) return Status::OK();
+    if (NowMs() - last_flush_ms_ < kJournalEveryMs) return Status::OK();
+  }
+  last_flush_ms_ = NowMs();
+  std::vector<std::pair<uint32_t, uint32_t>> batch;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    batch.swap(pending_);
+  }
+  if (batch.empty() && !force) return Status::OK();
+  if (::fdatasync(out_.fd()) != 0) return ErrnoStatus("restore: fdatasync", tmp_path_, errno);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    synced_.insert(synced_.end(), batch.begin(), batch.end());
+  }
+  return WriteJournal(frontier_written_);
+}
+
+void Engine::LoadJournal() {
+  auto data = ReadFileToString(journal_path_);
+  if (!data.ok()) return;
+  auto j = nlohmann::json::parse(*data, nullptr, /*allow_exceptions=*/false);
+  auto start_over = [&](const std::string& why) {
+    WLOG_INFO("restore: not resuming from {}: {}", journal_path_, why);
+  };
+  if (j.is_discarded() || !j.is_object()) return start_over("unreadable journal");
+  const auto& files = j["files"];
+  const auto& chunks = j["chunks"];
+  if (j.value("version", 0) != 1 || !files.is_array() || !chunks.is_array() || !j["frontier"].is_number_unsigned() ||
+      j.value("chunk_bytes", uint64_t{0}) != chunk_bytes_ || j.value("page_size", 0u) != page_size_) {
+    return start_over("different settings");
+  }
+  size_t common = 0;
+  while (common < files.size() && common < files_.size()) {
+    const auto& jf = files[common];
+    const FileState& f = files_[common];
+    if (!jf.is_object() || jf.value("key", "") != f.info->key || jf.value("size", uint64_t{0}) != f.info->size ||
+        jf.value("file_checksum", "") != Hex(f.t.file_checksum)) {
+      break;
+    }
+    common++;
+  }
+  const uint64_t frontier = j["frontier"].get<uint64_t>();
+  if (frontier >= common) return start_over("the plan changed before the files already applied");
+  std::vector<std::pair<uint32_t, uint32_t>> kept;
+  for (const auto& c : chunks) {
+    if (!c.is_array() || c.size() != 5 || !c[0].is_number_unsigned() || !c[1].is_number_unsigned() ||
+        !c[2].is_string() || !c[3].is_number_unsigned() || !c[4].is_string()) {
+      return start_over("malformed chunk entry");
+    }
+    const uint64_t fi = c[0].get<uint64_t>(), ci = c[1].get<uint64_t>();
+    if (fi >= common || ci >= files_[fi].chunks.size()) continue;
+    Chunk& ch = files_[fi].chunks[ci];
+    if (ch.done) continue;
+    ch.done = true;
+    ch.crc = std::strtoull(c[2].get<std::string>().c_str(), nullptr, 16);
+    ch.stream_len = c[3].get<uint64_t>();
+    ch.page_xor = std::strtoull(c[4].get<std::string>().c_str(), nullptr, 16);
+    kept.emplace_back(uint32_t(fi), uint32_t(ci));
+  }
+  for (auto [fi, ci] : kept) {
+    files_[fi].remaining--;
+    bytes_resumed_ += files_[fi].chunks[ci].len;
+  }
+  synced_ = kept;
+  frontier_written_ = frontier;
+  have_frontier_ = true;
+}
+
+Status Engine::WaitTurn(size_t file) {
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return stop_.load() || files_done_.load() >= file; });
+    if (stop_) return Cancelled("restore: stopped");
+  }
+  if (journal_on_ && (!have_frontier_ || frontier_written_ < file)) {
+    std::lock_guard<std::mutex> fl(flush_mu_);
+    if (!have_frontier_ || frontier_written_ < file) WALSHIP_RETURN_IF_ERROR(WriteJournal(file));
+  }
+  return Status::OK();
+}
+
+Status Engine::DoChunk(size_t fi, size_t ci) {
+  FileState& f = files_[fi];
+  Chunk& c = f.chunks[ci];
+  const std::string& key = f.info->key;
+  auto ctx = [&](const Status& s) {
+    return s.WithContext("restore: " + key + " bytes " + std::to_string(c.off) + "+" + std::to_string(c.len));
+  };
+  std::unique_ptr<Source> src;
+  if (!f.whole.empty()) {
+    WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
+    src = std::make_unique<SpanSource>(f.whole.data() + c.off, size_t(c.len));
+  } else if (c.len < kPrefetchMax && fi > files_done_.load()) {
+    // Fetch now (in parallel with earlier files), apply when its turn comes.
+    auto s = OpenRange(key, c.off, c.len);
+    if (!s.ok()) return ctx(s.status());
+    std::string data;
+    Status st = ReadAll(s->get(), &data, c.len);
+    if (!st.ok()) return ctx(st);
+    src = std::make_unique<StringSource>(std::move(data));
+    WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
+  } else {
+    WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
+    auto s = OpenRange(key, c.off, c.len);
+    if (!s.ok()) return ctx(s.status());
+    src = std::move(s).value();
+  }
+
+  const uint32_t ps = page_size_;
+  ltx::FrameStreamDecoder dec(src.get(), ps, kReadBuffer);
+  std::unique_ptr<uint8_t[]> wbuf(new uint8_t[std::max<size_t>(kWriteBuffer, ps)]);
+  const size_t wcap = std::max<size_t>(kWriteBuffer / ps, 1);
+  size_t wpages = 0;
+  uint32_t wfirst = 0;
+  auto flush = [&]() -> Status {
+    if (wpages == 0) return Status::OK();
+    Status s = out_.PWriteFull(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
+    wpages = 0;
+    return s;
+  };
+  const bool page_sums = f.h.IsSnapshot() && !f.h.NoChecksum();
+  uint64_t reg = ~uint64_t{0};
+  uint64_t stream_len = 0, page_xor = 0;
+  Crc64 hash;
+  uint32_t prev = 0;
+  uint64_t reported = 0;
+  ltx::FrameStreamDecoder::Frame fr;
+  for (uint32_t i = 0; i < c.frames; i++) {
+    if (stop_) return Cancelled("restore: stopped");
+    if (wpages == wcap) WALSHIP_RETURN_IF_ERROR(ctx(flush()));
+    uint8_t* page = wbuf.get() + wpages * size_t(ps);
+    Status s = dec.Next(&fr, page);
+    if (!s.ok()) return ctx(s);
+    if ((i == 0 && fr.pgno != c.first_pgno) || (i > 0 && fr.pgno <= prev) ||
+        (i + 1 == c.frames && fr.pgno != c.last_pgno)) {
+      return Corruption("restore: " + key + ": frame of page " + std::to_string(fr.pgno) +
+                        " does not match the page index");
+    }
+    prev = fr.pgno;
+    uint8_t b[12];
+    PutBE32(b, fr.pgno);
+    PutBE64(b + 4, fr.size);
+    hash.Update(b, sizeof(b));
+    const uint64_t lp = Crc64Raw(0, page, ps);
+    reg = shift_->Apply(Crc64Raw(reg, fr.stored, fr.stored_len)) ^ lp;
+    stream_len += fr.stored_len + ps;
+    if (page_sums) page_xor ^= ltx::kChecksumFlag | ~(shift_->Apply(Crc64Raw(~uint64_t{0}, b, 4)) ^ lp);
+    if (wpages > 0 && fr.pgno != wfirst + wpages) {
+      // Not contiguous: write what is buffered, then move this page to the front.
+      const uint32_t keep_pgno = fr.pgno;
+      Status st = out_.PWriteFull(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
+      if (!st.ok()) return ctx(st);
+      std::memmove(wbuf.get(), page, ps);
+      wpages = 0;
+      wfirst = keep_pgno;
+    }
+    if (wpages == 0) wfirst = fr.pgno;
+    wpages++;
+    const uint64_t now = dec.consumed();
+    if (now - reported >= kWriteBuffer) {
+      AddProgress(now - reported);
+      reported = now;
+    }
+  }
+  WALSHIP_RETURN_IF_ERROR(ctx(flush()));
+  if (dec.consumed() != c.len || hash.Sum() != c.frames_hash) {
+    return Corruption("restore: " + key + ": frames at " + std::to_string(c.off) + " do not match the page index");
+  }
+  WALSHIP_RETURN_IF_ERROR(ctx(dec.ExpectEnd()));
+  AddProgress(c.len - reported);
+
+  bool advanced = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    c.crc = ~reg;
+    c.stream_len = stream_len;
+    c.page_xor = page_xor;
+    c.done = true;
+    f.remaining--;
+    if (f.remaining == 0) {
+      small_budget_.fetch_add(int64_t(f.whole.size()));
+      std::string().swap(f.whole);
+    }
+    pending_.emplace_back(uint32_t(fi), uint32_t(ci));
+    while (files_done_ < files_.size() && files_[files_done_].remaining == 0) {
+      files_done_++;
+      advanced = true;
+    }
+  }
+  if (advanced) cv_.notify_all();
+  return MaybeFlush(false);
+}
+
+void Engine::Worker() {
+  for (;;) {
+    if (stop_) return;
+    const size_t i = next_.fetch_add(1);
+    if (i >= order_.size()) return;
+    auto [fi, ci] = order_[i];
+    if (files_[fi].chunks[ci].done) continue;
+    Status s = DoChunk(fi, ci);
+    if (!s.ok()) {
+      Fail(std::move(s));
+      return;
+    }
+  }
+}
+
+Status Engine::FinishChecks() {
+  for (const FileState& f : files_) {
+    uint64_t crc = f.header_crc;
+    uint64_t page_xor = 0;
+    for (const Chunk& c : f.chunks) {
+      crc = Crc64Combine(crc, c.crc, c.stream_len);
+      page_xor ^= c.page_xor;
+    }
+    crc = Crc64Combine(crc, f.tail_crc, f.tail_len);
+    if ((ltx::kChecksumFlag | crc) != f.t.file_checksum) {
+      return Corruption("restore: " + f.info->key + ": file checksum mismatch: stored " + Hex(f.t.file_checksum) +
+                        ", computed " + Hex(ltx::kChecksumFlag | crc));
+    }
+    if (f.h.IsSnapshot() && !f.h.NoChecksum() && f.t.post_apply_checksum != (ltx::kChecksumFlag | page_xor)) {
+      return Corruption("restore: " + f.info->key + ": post-apply checksum " + Hex(f.t.post_apply_checksum) +
+                        " does not match the snapshot's pages (" + Hex(ltx::kChecksumFlag | page_xor) + ")");
+    }
+  }
+  const uint32_t lock = ltx::LockPgno(page_size_);
+  for (uint32_t p = 1; p <= final_commit_; p++) {
+    if (p != lock && !Bit(p)) {
+      return Corruption("restore: page " + std::to_string(p) + " is missing: no file of the plan holds its last version");
+    }
+  }
+  return Status::OK();
+}
+
+Result<ApplyResult> Engine::Run() {
+  if (plan_.files.empty() || plan_.files[0].min_txid != 1) return Internal("restore plan does not start with a snapshot");
+  const int threads = std::max(opts_.parallelism, 1);
+  chunk_bytes_ = std::max<uint64_t>(opts_.chunk_bytes, 1);
+  files_.resize(plan_.files.size());
+  for (size_t k = 0; k < files_.size(); k++) files_[k].info = &plan_.files[k];
+
+  // 1. Headers, then indexes (a page's last version depends on later Commits).
+  WALSHIP_RETURN_IF_ERROR(ParallelFor(files_.size(), threads, [&](size_t k) { return ReadHeader(k); }));
+  page_size_ = files_[0].h.page_size;
+  for (const FileState& f : files_) {
+    if (f.h.page_size != page_size_) {
+      return Corruption("restore: " + f.info->key + ": page size " + std::to_string(f.h.page_size) +
+                        " differs from the snapshot's " + std::to_string(page_size_));
+    }
+  }
+  final_commit_ = files_.back().h.commit;
+  uint64_t m = UINT32_MAX;
+  uint32_t max_commit = 0;
+  for (size_t k = files_.size(); k-- > 0;) {
+    files_[k].suffix_min_commit = m;
+    m = std::min<uint64_t>(m, files_[k].h.commit);
+    max_commit = std::max(max_commit, files_[k].h.commit);
+  }
+  const size_t words = (size_t(max_commit) + 63) / 64 + 1;
+  bitmap_.reset(new std::atomic<uint64_t>[words]);
+  for (size_t i = 0; i < words; i++) bitmap_[i].store(0, std::memory_order_relaxed);
+  shift_ = std::make_unique<Crc64Shift>(page_size_);
+  WALSHIP_RETURN_IF_ERROR(ParallelFor(files_.size(), threads, [&](size_t k) { return ReadIndex(k); }));
+
+  // 2. The output: resume or start over.
+  journal_on_ = opts_.resume;
+  bool resumed = false;
+  if (opts_.resume && FileExists(tmp_path_) && FileExists(journal_path_)) {
+    LoadJournal();
+    resumed = have_frontier_;
+  }
+  if (!resumed) {
+    for (FileState& f : files_) {
+      for (Chunk& c : f.chunks) c.done = false;
+      f.remaining = f.chunks.size();
+    }
+    synced_.clear();
+    bytes_resumed_ = 0;
+    WALSHIP_RETURN_IF_ERROR(RemoveFile(journal_path_));
+  }
+  {
+    auto fo = File::OpenWrite(tmp_path_, /*truncate=*/!resumed);
+    if (!fo.ok()) return fo.status().WithContext("restore");
+    out_ = std::move(fo).value();
+  }
+  if (resumed) WLOG_INFO("resuming restore: {} of {} bytes already fetched", bytes_resumed_, plan_.bytes);
+  AddProgress(overhead_bytes_.load() + bytes_resumed_);
+  while (files_done_ < files_.size() && files_[files_done_].remaining == 0) files_done_++;
+
+  // 3. Chunks, in plan order.
+  for (size_t k = 0; k < files_.size(); k++) {
+    for (size_t c = 0; c < files_[k].chunks.size(); c++) order_.emplace_back(uint32_t(k), uint32_t(c));
+  }
+  last_flush_ms_ = NowMs();
+  {
+    const size_t n = std::min<size_t>(order_.size(), size_t(threads));
+    std::vector<std::thread> ts;
+    for (size_t i = 1; i < n; i++) ts.emplace_back([this] { Worker(); });
+    Worker();
+    for (auto& t : ts) t.join();
+  }
+  Status err;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    err = error_;
+  }
+  if (!err.ok()) {
+    if (Keepable(err.code())) MaybeFlush(true).IgnoreError();  // keep what was written
+    return err;
+  }
+  WALSHIP_RETURN_IF_ERROR(FinishChecks());
+  WALSHIP_RETURN_IF_ERROR(out_.Truncate(uint64_t(final_commit_) * page_size_));
+  WALSHIP_RETURN_IF_ERROR(out_.Sync());
+  WALSHIP_RETURN_IF_ERROR(out_.Close());
+
+  ApplyResult res;
+  res.pages = final_commit_;
+  res.page_size = page_size_;
+  res.bytes_read = bytes_read_.load();
+  res.bytes_resumed = bytes_resumed_;
+  return res;
+}
+
+}  // namespace
+
+Result<ApplyResult> ApplyToFile(const replica::Replica& r, const Plan& plan, const RestoreOptions& opts,
+                                const std::string& tmp_path, const std::string& journal_path) {
+  Engine e(r, plan, opts, tmp_path, journal_path);
+  return e.Run();
+}
+
+}  // namespace walship::restore::internal

@@ -1,0 +1,72 @@
+#pragma once
+// The restore engine behind restore::ApplyPlan: parallel ranged downloads,
+// pages written straight to their place in a temp file, memory bounded by
+// configuration, a resume journal. restore.cc owns the output's lifecycle
+// (temp name, integrity check, move into place, what to keep on error).
+//
+// 1. Metadata, `parallelism` files at a time: each file's header (100 bytes),
+//    then its page index streamed from the tail through ltx::PageIndexParser.
+//    The index is never held: consecutive frames are grouped into chunks
+//    (about 1/8 of the file, between chunk_bytes and max_chunk_bytes), and per chunk only (offset, length, first/last pgno,
+//    frame count, a hash of (pgno, size)) is kept: O(file size / chunk_bytes).
+// 2. Chunks are dispatched in plan order to `parallelism` workers. A worker
+//    reads its range with one ObjectStore::Open(key, off, len), decodes the
+//    frames (ltx::FrameStreamDecoder), checks them against the index, and
+//    pwrite()s runs of contiguous pages at (pgno-1)*page_size. Ordering rule:
+//    a chunk of file k writes only after every chunk of files < k has been
+//    written (later files overwrite earlier pages). Chunks are handed out in
+//    order, so the lowest unfinished file never waits: no deadlock. Chunks
+//    under 1 MiB are fetched into memory before waiting, so small
+//    incremental files download in parallel with the snapshot.
+// 3. Checksums: each worker computes its chunk's share of the LTX file
+//    checksum (compat reference 1.6: page header + size prefix as stored +
+//    the decompressed page) with one CRC pass per page; the shares are joined
+//    in order with Crc64Combine, with the header and the tail (end marker,
+//    index, index length, post-apply checksum): a mismatch is kCorruption
+//    naming the key. Snapshots with checksums also get their post-apply
+//    checksum checked (an XOR over pages, joined per chunk).
+// 4. Coverage: a bitmap of 1 bit per page of the database (0.003 % of its
+//    size at 4 KiB pages) marks the pages whose final version is in some
+//    file: page p of file k counts if p <= the Commit of every later file.
+//    Every page 1..Commit but the lock page must be marked, else kCorruption
+//    "page N is missing". The lock page is never stored: it stays a hole.
+// 5. Resume journal (<temp>.json, written atomically): the plan's files (key,
+//    size, trailer file checksum, page size), chunk_bytes, the "frontier"
+//    (the highest file allowed to have written pages; written before that
+//    file's first write), and the chunks done with their checksum shares. A
+//    chunk is recorded only after its pages were fdatasync'd (batched: about
+//    once a second). A rerun keeps the chunks of the leading files that are
+//    unchanged, provided every file up to the frontier is among them.
+//
+// Memory: parallelism x (a read buffer of 256 KiB, a write buffer of
+// 256 KiB, up to 1 MiB for a prefetched small chunk, and whatever the backend
+// buffers for one ranged read: FileStore streams, S3Store streams through a
+// 1 MiB queue) + the chunk list + the bitmap.
+
+#include <cstdint>
+#include <string>
+
+#include "base/status.h"
+#include "replica/replica.h"
+#include "restore/plan.h"
+
+namespace walship::restore {
+struct RestoreOptions;
+
+namespace internal {
+
+struct ApplyResult {
+  uint32_t pages = 0;
+  uint32_t page_size = 0;
+  uint64_t bytes_read = 0;     // from the store, this run
+  uint64_t bytes_resumed = 0;  // chunk bytes kept from an earlier run
+};
+
+// Builds the database of `plan` in tmp_path (created or resumed; journal at
+// journal_path), truncated to its final size and fsync'd. Does not remove
+// anything on error: the caller decides.
+Result<ApplyResult> ApplyToFile(const replica::Replica& r, const Plan& plan, const RestoreOptions& opts,
+                                const std::string& tmp_path, const std::string& journal_path);
+
+}  // namespace internal
+}  // namespace walship::restore

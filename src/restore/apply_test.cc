@@ -1,0 +1,486 @@
+// The parallel restore engine against a reference: merging the plan's files
+// with ltx::PageMerger (the sequential path ApplyPlan used before), byte for
+// byte; corruption, missing pages, store failures and resume.
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "base/coding.h"
+#include "base/file.h"
+#include "ltx/compactor.h"
+#include "ltx/decoder.h"
+#include "ltx/test_util.h"
+#include "restore/restore.h"
+#include "storage/fault/fault_store.h"
+#include "storage/mem_store.h"
+
+namespace walship::restore {
+namespace {
+
+using ltx::testing::EncodeFile;
+using ltx::testing::MakeHeader;
+using ltx::testing::MakePage;
+using ltx::testing::Page;
+
+constexpr uint32_t kPs = 512;
+
+// A replica built in memory: files appended in plan order.
+struct Built {
+  std::shared_ptr<storage::MemStore> mem = std::make_shared<storage::MemStore>();
+  std::map<std::string, std::string> bytes;  // key -> file
+  Plan plan;
+
+  void Add(int level, const ltx::Header& h, const std::vector<Page>& pages, uint64_t post_apply = 0,
+           ltx::PageEncoding enc = ltx::PageEncoding::kBlock) {
+    std::string data = EncodeFile(h, pages, enc, post_apply);
+    replica::LtxFileInfo f;
+    f.level = level;
+    f.min_txid = h.min_txid;
+    f.max_txid = h.max_txid;
+    f.size = data.size();
+    f.created_ms = h.timestamp_ms;
+    f.key = "ltx/" + std::to_string(level) + "/" + ltx::FormatFileName(h.min_txid, h.max_txid);
+    ASSERT_TRUE(mem->PutBytes(f.key, data).ok());
+    bytes[f.key] = data;
+    plan.files.push_back(f);
+    plan.txid = h.max_txid;
+    plan.bytes += f.size;
+  }
+};
+
+// The old ApplyPlan: merge every file, pages 1..Commit in order, zeros at the lock page.
+std::string Reference(const Built& b) {
+  std::vector<std::unique_ptr<Source>> srcs;
+  std::vector<ltx::MergeInput> in;
+  for (const auto& f : b.plan.files) {
+    srcs.push_back(std::make_unique<StringSource>(b.bytes.at(f.key)));
+    in.push_back({f.key, srcs.back().get()});
+  }
+  ltx::PageMerger m(std::move(in));
+  EXPECT_TRUE(m.Init().ok());
+  const uint32_t ps = m.header().page_size;
+  const uint32_t lock = ltx::LockPgno(ps);
+  std::string out;
+  uint32_t pgno;
+  const uint8_t* data;
+  for (;;) {
+    auto more = m.Next(&pgno, &data);
+    EXPECT_TRUE(more.ok()) << more.status().message();
+    if (!more.ok() || !*more) break;
+    if (out.size() / ps + 1 == lock) out.append(ps, '\0');
+    EXPECT_EQ(out.size() / ps + 1, pgno);
+    out.append(reinterpret_cast<const char*>(data), ps);
+  }
+  return out;
+}
+
+class ApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "restore_apply_" + std::to_string(::getpid()) + "_" +
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    RemoveTree(dir_).IgnoreError();
+    ASSERT_TRUE(MakeDirs(dir_).ok());
+    out_ = dir_ + "/out.db";
+  }
+  void TearDown() override { RemoveTree(dir_).IgnoreError(); }
+
+  RestoreOptions Opts(int parallelism, uint64_t chunk) const {
+    RestoreOptions o;
+    o.output = out_;
+    o.integrity = IntegrityCheck::kNone;  // test pages are not SQLite pages
+    o.parallelism = parallelism;
+    o.chunk_bytes = chunk;
+    o.max_chunk_bytes = chunk;
+    return o;
+  }
+  std::string ReadOut() const {
+    auto s = ReadFileToString(out_);
+    EXPECT_TRUE(s.ok()) << s.status().message();
+    return s.ok() ? *s : "";
+  }
+
+  std::string dir_, out_;
+};
+
+// Snapshot of 300 pages (with checksums), then random updates, a shrink to
+// 120 pages, a regrow to 260, and a last update.
+// Pages of 512 bytes are compressible (files under 64 KiB: read whole);
+// larger pages are random bytes (files read by ranges, chunk by chunk).
+Built RandomReplica(uint64_t seed, ltx::PageEncoding enc = ltx::PageEncoding::kBlock, uint32_t ps = kPs) {
+  std::mt19937_64 rng(seed);
+  auto MakePage = [&](uint32_t size, uint32_t pgno, uint32_t version) {
+    std::string d = ltx::testing::MakePage(size, pgno, version);
+    if (size > kPs) {
+      for (auto& c : d) c = char(rng());
+    }
+    return d;
+  };
+  Built b;
+  std::vector<Page> snap;
+  uint64_t sum = 0;
+  for (uint32_t p = 1; p <= 300; p++) {
+    snap.push_back({p, MakePage(ps, p, 0)});
+    sum ^= ltx::PageChecksum(p, reinterpret_cast<const uint8_t*>(snap.back().data.data()), ps);
+  }
+  ltx::Header h = MakeHeader(ps, 300, 1, 1);
+  h.flags = 0;
+  b.Add(9, h, snap, ltx::kChecksumFlag | sum, enc);
+  uint32_t commit = 300;
+  const uint32_t commits[] = {300, 300, 120, 260, 260};
+  for (uint64_t tx = 2; tx <= 6; tx++) {
+    const uint32_t next = commits[tx - 2];
+    std::vector<Page> pages;
+    for (uint32_t p = 1; p <= next; p++) {
+      // Growth must supply every new page; otherwise a random subset.
+      if (p > commit || rng() % 5 == 0) pages.push_back({p, MakePage(ps, p, uint32_t(tx))});
+    }
+    commit = next;
+    b.Add(0, MakeHeader(ps, commit, tx, tx), pages, 0, enc);
+  }
+  return b;
+}
+
+TEST_F(ApplyTest, MatchesTheMergeAtAnyParallelismAndChunkSize) {
+  for (uint32_t ps : {kPs, 4096u}) {
+    const uint64_t seed = ps;
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Built b = RandomReplica(seed, ltx::PageEncoding::kBlock, ps);
+    const std::string want = Reference(b);
+    ASSERT_EQ(want.size(), 260u * ps);
+    replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+    for (int par : {1, 8}) {
+      for (uint64_t chunk : {uint64_t{4096}, uint64_t{2} << 20}) {
+        SCOPED_TRACE("parallelism " + std::to_string(par) + " chunk " + std::to_string(chunk));
+        RemoveFile(out_).IgnoreError();
+        uint64_t last_done = 0, calls = 0;
+        RestoreOptions o = Opts(par, chunk);
+        o.progress = [&](uint64_t done, uint64_t total) {
+          EXPECT_GE(done, last_done);
+          EXPECT_EQ(total, b.plan.bytes);
+          last_done = done;
+          calls++;
+        };
+        auto res = ApplyPlan(r, b.plan, o);
+        ASSERT_TRUE(res.ok()) << res.status().message();
+        EXPECT_EQ(res->pages, 260u);
+        EXPECT_EQ(ReadOut(), want);
+        EXPECT_EQ(last_done, b.plan.bytes);
+        EXPECT_GT(calls, 0u);
+        EXPECT_FALSE(FileExists(TempPath(out_)));
+        EXPECT_FALSE(FileExists(JournalPath(out_)));
+      }
+    }
+  }
+}
+
+TEST_F(ApplyTest, LegacyFrameEncodedPages) {
+  Built b = RandomReplica(3, ltx::PageEncoding::kFrame);
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(4, 4096));
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  EXPECT_EQ(ReadOut(), Reference(b));
+}
+
+// Flips one byte of one file at an offset chosen by `where`, expects kCorruption naming it.
+void ExpectCorruption(ApplyTest* t, const std::string& out, const std::function<size_t(const std::string&)>& where,
+                      const std::string& what) {
+  SCOPED_TRACE(what);
+  Built b = RandomReplica(4);
+  const std::string key = b.plan.files[1].key;
+  const size_t at = where(b.bytes[key]);
+  b.mem->Corrupt(key, at);
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  RestoreOptions o;
+  o.output = out;
+  o.integrity = IntegrityCheck::kNone;
+  o.parallelism = 4;
+  o.chunk_bytes = 4096;
+  o.max_chunk_bytes = 4096;
+  auto res = ApplyPlan(r, b.plan, o);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kCorruption) << res.status().message();
+  EXPECT_NE(res.status().message().find(key), std::string::npos) << res.status().message();
+  EXPECT_FALSE(FileExists(out));
+  EXPECT_FALSE(FileExists(TempPath(out)));
+  EXPECT_FALSE(FileExists(JournalPath(out)));
+  (void)t;
+}
+
+TEST_F(ApplyTest, CorruptPayloadIndexOrTrailerIsCorruptionNamingTheKey) {
+  // A byte inside the first page's compressed payload.
+  ExpectCorruption(this, out_, [](const std::string&) { return ltx::kHeaderSize + 12; }, "payload");
+  // A byte of the page index (its first entry's pgno varint).
+  ExpectCorruption(
+      this, out_,
+      [](const std::string& d) {
+        uint64_t need = 0;
+        auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(),
+                                                &need);
+        EXPECT_TRUE(idx.ok());
+        const auto& last = idx->back();
+        return size_t(last.offset + last.size + ltx::kPageHeaderSize + 1);
+      },
+      "index");
+  // The stored file checksum.
+  ExpectCorruption(this, out_, [](const std::string& d) { return d.size() - 3; }, "trailer");
+  // The header's Commit.
+  ExpectCorruption(this, out_, [](const std::string&) { return size_t(12); }, "header");
+}
+
+TEST_F(ApplyTest, MissingPageIsCorruption) {
+  Built b;
+  std::vector<Page> snap;
+  for (uint32_t p = 1; p <= 4; p++) snap.push_back({p, MakePage(kPs, p, 0)});
+  b.Add(9, MakeHeader(kPs, 4, 1, 1), snap);
+  // Grows to 6 pages but holds only page 6.
+  b.Add(0, MakeHeader(kPs, 6, 2, 2), {{6, MakePage(kPs, 6, 2)}});
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(2, 4096));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kCorruption);
+  EXPECT_NE(res.status().message().find("page 5 is missing"), std::string::npos) << res.status().message();
+  EXPECT_FALSE(FileExists(out_));
+  EXPECT_FALSE(FileExists(TempPath(out_)));
+}
+
+TEST_F(ApplyTest, TruncatedPageThatReturnsWithoutDataIsMissing) {
+  // Shrink to 3 pages, then grow back to 5 supplying only page 5: page 4's
+  // old version must not count.
+  Built b;
+  std::vector<Page> snap;
+  for (uint32_t p = 1; p <= 5; p++) snap.push_back({p, MakePage(kPs, p, 0)});
+  b.Add(9, MakeHeader(kPs, 5, 1, 1), snap);
+  b.Add(0, MakeHeader(kPs, 3, 2, 2), {{1, MakePage(kPs, 1, 2)}});
+  b.Add(0, MakeHeader(kPs, 5, 3, 3), {{5, MakePage(kPs, 5, 3)}});
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(3, 4096));
+  ASSERT_FALSE(res.ok());
+  EXPECT_NE(res.status().message().find("page 4 is missing"), std::string::npos) << res.status().message();
+}
+
+TEST_F(ApplyTest, ExistingOutputIsNotClobbered) {
+  Built b = RandomReplica(5);
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  ASSERT_TRUE(WriteFileAtomic(out_, "keep").ok());
+  auto res = ApplyPlan(r, b.plan, Opts(2, 4096));
+  EXPECT_EQ(res.status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(ReadOut(), "keep");
+  RestoreOptions o = Opts(2, 4096);
+  o.force = true;
+  ASSERT_TRUE(ApplyPlan(r, b.plan, o).ok());
+  EXPECT_EQ(ReadOut(), Reference(b));
+}
+
+// A FaultStore view of a MemStore; Fail(n) fails the nth Open of the
+// snapshot (its header and tail are the first two).
+struct Faulty {
+  void Fail(int64_t n) {
+    auto rule = storage::FaultRule::FailNth(storage::FaultOp::kOpen, n);
+    rule.key_prefix = "ltx/9/";
+    fault.AddRule(rule);
+  }
+  storage::FaultStore fault;
+  std::shared_ptr<storage::ObjectStore> view;
+  explicit Faulty(storage::MemStore* mem) : fault(mem) {
+    view = std::shared_ptr<storage::ObjectStore>(&fault, [](storage::ObjectStore*) {});
+  }
+};
+
+TEST_F(ApplyTest, StoreFailureKeepsPartialAndRerunResumes) {
+  Built b = RandomReplica(6, ltx::PageEncoding::kBlock, 4096);
+  const std::string want = Reference(b);
+  Faulty f(b.mem.get());
+  f.Fail(2 + 20);
+  replica::Replica faulty(f.view, "", storage::KeyLayout::kFile);
+  auto first = ApplyPlan(faulty, b.plan, Opts(1, 4096));
+  ASSERT_FALSE(first.ok());
+  EXPECT_EQ(first.status().code(), Code::kUnavailable) << first.status().message();
+  EXPECT_NE(first.status().message().find("rerun the same command to resume"), std::string::npos);
+  EXPECT_FALSE(FileExists(out_));
+  EXPECT_TRUE(FileExists(TempPath(out_)));
+  EXPECT_TRUE(FileExists(JournalPath(out_)));
+
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  const int gets_before = b.mem->gets.load();
+  auto second = ApplyPlan(r, b.plan, Opts(8, 4096));
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  const int resumed_gets = b.mem->gets.load() - gets_before;
+  EXPECT_GT(second->bytes_resumed, 0u);
+  EXPECT_EQ(ReadOut(), want);
+  EXPECT_FALSE(FileExists(TempPath(out_)));
+  EXPECT_FALSE(FileExists(JournalPath(out_)));
+
+  // A restore from zero makes more requests than the resumed one.
+  RemoveFile(out_).IgnoreError();
+  const int gets_before_full = b.mem->gets.load();
+  auto full = ApplyPlan(r, b.plan, Opts(8, 4096));
+  ASSERT_TRUE(full.ok());
+  EXPECT_EQ(full->bytes_resumed, 0u);
+  EXPECT_LT(resumed_gets, b.mem->gets.load() - gets_before_full);
+  EXPECT_EQ(second->bytes_read + second->bytes_resumed, full->bytes_read);
+}
+
+TEST_F(ApplyTest, ResumeKeepsTheCommonPrefixWhenThePlanGrows) {
+  Built b = RandomReplica(7, ltx::PageEncoding::kBlock, 4096);
+  Built shorter = b;  // the same store and bytes, plan without the last file
+  const auto last = shorter.plan.files.back();
+  shorter.plan.files.pop_back();
+  shorter.plan.bytes -= last.size;
+  Faulty f(b.mem.get());
+  f.Fail(2 + 30);
+  replica::Replica faulty(f.view, "", storage::KeyLayout::kFile);
+  ASSERT_FALSE(ApplyPlan(faulty, shorter.plan, Opts(1, 4096)).ok());
+  ASSERT_TRUE(FileExists(JournalPath(out_)));
+
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(4, 4096));
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  EXPECT_GT(res->bytes_resumed, 0u);
+  EXPECT_EQ(ReadOut(), Reference(b));
+}
+
+TEST_F(ApplyTest, JournalWithOtherChecksumsStartsFromZero) {
+  Built b = RandomReplica(8, ltx::PageEncoding::kBlock, 4096);
+  Faulty f(b.mem.get());
+  f.Fail(2 + 25);
+  replica::Replica faulty(f.view, "", storage::KeyLayout::kFile);
+  ASSERT_FALSE(ApplyPlan(faulty, b.plan, Opts(1, 4096)).ok());
+  auto text = ReadFileToString(JournalPath(out_));
+  ASSERT_TRUE(text.ok());
+  auto j = nlohmann::json::parse(*text);
+  j["files"][0]["file_checksum"] = "8000000000000001";
+  ASSERT_TRUE(WriteFileAtomic(JournalPath(out_), j.dump()).ok());
+  // Scribble over the partial file: starting from zero must not use it.
+  {
+    auto fo = File::OpenWrite(TempPath(out_), false);
+    ASSERT_TRUE(fo.ok());
+    std::string junk(4096, 'x');
+    ASSERT_TRUE(fo->PWriteFull(junk.data(), junk.size(), 0).ok());
+  }
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(4, 4096));
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  EXPECT_EQ(res->bytes_resumed, 0u);
+  EXPECT_EQ(ReadOut(), Reference(b));
+}
+
+TEST_F(ApplyTest, CorruptionAfterAPartialRunRemovesTheJournal) {
+  Built b = RandomReplica(9, ltx::PageEncoding::kBlock, 4096);
+  Faulty f(b.mem.get());
+  f.Fail(2 + 10);
+  replica::Replica faulty(f.view, "", storage::KeyLayout::kFile);
+  ASSERT_FALSE(ApplyPlan(faulty, b.plan, Opts(1, 4096)).ok());
+  b.mem->Corrupt(b.plan.files.back().key, ltx::kHeaderSize + 12);
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(4, 4096));
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kCorruption);
+  EXPECT_FALSE(FileExists(TempPath(out_)));
+  EXPECT_FALSE(FileExists(JournalPath(out_)));
+  EXPECT_FALSE(FileExists(out_));
+}
+
+TEST_F(ApplyTest, RandomFailuresThenRerunsConverge) {
+  const uint64_t seed = 11;
+  std::printf("seed %llu\n", static_cast<unsigned long long>(seed));
+  Built b = RandomReplica(seed, ltx::PageEncoding::kBlock, 4096);
+  const std::string want = Reference(b);
+  storage::FaultOptions fo;
+  fo.seed = seed;
+  storage::FaultStore fault(b.mem.get(), fo);
+  fault.AddRule(storage::FaultRule::FailWithProbability(storage::FaultOp::kOpen, 0.02));
+  auto view = std::shared_ptr<storage::ObjectStore>(&fault, [](storage::ObjectStore*) {});
+  replica::Replica r(view, "", storage::KeyLayout::kFile);
+  int failures = 0;
+  uint64_t resumed = 0;
+  for (int run = 0; run < 200; run++) {
+    auto res = ApplyPlan(r, b.plan, Opts(8, 4096));
+    if (res.ok()) {
+      resumed = res->bytes_resumed;
+      break;
+    }
+    failures++;
+    ASSERT_EQ(res.status().code(), Code::kUnavailable) << res.status().message();
+    ASSERT_FALSE(FileExists(out_));
+  }
+  EXPECT_GT(failures, 0);
+  EXPECT_GT(resumed, 0u);
+  EXPECT_EQ(ReadOut(), want);
+}
+
+TEST_F(ApplyTest, ResumeAfterFailureInALaterFileKeepsTheEarlierFiles) {
+  Built b = RandomReplica(12, ltx::PageEncoding::kBlock, 4096);
+  storage::FaultStore fault(b.mem.get());
+  // The last file: its header and tail, then its first chunk fails.
+  auto rule = storage::FaultRule::FailNth(storage::FaultOp::kOpen, 3);
+  rule.key_prefix = b.plan.files.back().key;
+  fault.AddRule(rule);
+  auto view = std::shared_ptr<storage::ObjectStore>(&fault, [](storage::ObjectStore*) {});
+  replica::Replica faulty(view, "", storage::KeyLayout::kFile);
+  ASSERT_FALSE(ApplyPlan(faulty, b.plan, Opts(1, 4096)).ok());
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(8, 4096));
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  uint64_t earlier = 0;
+  for (size_t i = 0; i + 1 < b.plan.files.size(); i++) earlier += b.plan.files[i].size;
+  EXPECT_GT(res->bytes_resumed, earlier / 2);
+  EXPECT_EQ(ReadOut(), Reference(b));
+}
+
+TEST(PageIndexParser, EqualsTheTailDecoderAtAnyFeedSize) {
+  Built b = RandomReplica(10);
+  std::mt19937_64 rng(10);
+  for (const auto& [key, d] : b.bytes) {
+    const auto* p = reinterpret_cast<const uint8_t*>(d.data());
+    uint64_t need = 0;
+    auto want = ltx::DecodePageIndexFromTail(p, d.size(), d.size(), &need);
+    ASSERT_TRUE(want.ok());
+    const uint64_t len = GetBE64(p + d.size() - 24);
+    for (int round = 0; round < 5; round++) {
+      ltx::PageIndexParser parser(d.size(), len);
+      std::vector<ltx::PageIndexEntry> got;
+      const uint8_t* q = p + d.size() - 24 - len;
+      size_t left = len;
+      while (left > 0) {
+        const size_t n = std::min<size_t>(left, 1 + rng() % 7);
+        ASSERT_TRUE(parser
+                        .Feed(q, n,
+                              [&](const ltx::PageIndexEntry& e) {
+                                got.push_back(e);
+                                return Status::OK();
+                              })
+                        .ok());
+        q += n;
+        left -= n;
+      }
+      ASSERT_TRUE(parser.Finish().ok());
+      ASSERT_EQ(got.size(), want->size());
+      for (size_t i = 0; i < got.size(); i++) {
+        EXPECT_EQ(got[i].pgno, (*want)[i].pgno);
+        EXPECT_EQ(got[i].offset, (*want)[i].offset);
+        EXPECT_EQ(got[i].size, (*want)[i].size);
+      }
+    }
+    // A truncated feed fails at Finish.
+    ltx::PageIndexParser short_parser(d.size(), len);
+    ASSERT_TRUE(short_parser.Feed(p + d.size() - 24 - len, len - 1, [](const ltx::PageIndexEntry&) {
+      return Status::OK();
+    }).ok());
+    EXPECT_EQ(short_parser.Finish().code(), Code::kCorruption);
+  }
+}
+
+}  // namespace
+}  // namespace walship::restore
