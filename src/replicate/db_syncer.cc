@@ -412,7 +412,42 @@ Result<SyncResult> DbSyncer::SyncOnce() {
   return r;
 }
 
+Status DbSyncer::PreCheckpoint() {
+  // Phase 1, without blocking the app: most of the copying. The second
+  // connection pins the WAL at its current end (a read mark >= 1, so nobody
+  // can restart the WAL), we sync past that mark, and our own read
+  // transaction is ended and restarted around a PASSIVE checkpoint that can
+  // then backfill up to the pin, i.e. only frames we have already captured.
+  WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("BEGIN"));
+  struct Rollback {
+    sqlite::Db* c;
+    ~Rollback() { c->Exec("ROLLBACK").IgnoreError(); }
+  } rollback{&conn_w_};
+  WALSHIP_RETURN_IF_ERROR(conn_w_.QueryInt("SELECT COUNT(1) FROM _litestream_seq").status());
+  while (true) {
+    WALSHIP_ASSIGN_OR_RETURN(SyncResult r, SyncLocked(/*bounded=*/false));
+    if (r.caught_up) break;
+  }
+  WALSHIP_RETURN_IF_ERROR(EndReadTx());
+  int nlog = 0, nckpt = 0;
+  int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+  // If the WAL is now fully backfilled our new read transaction may take read
+  // mark 0 and the app's next write restart the WAL: that restart, like our
+  // own, comes after every frame was synced (nothing was committed since the
+  // pin, or the WAL would not be fully backfilled).
+  expect_restart_ = true;
+  Status re = BeginReadTx();
+  if (!re.ok()) expect_restart_ = false;
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sqlite::FromRc(rc, conn_r_.raw(), "pre-checkpoint " + opts_.db_path);
+  WALSHIP_RETURN_IF_ERROR(re);
+  WLOG_DEBUG("{}: pre-checkpoint (PASSIVE, no barrier): {} frames in WAL, {} backfilled", opts_.db_path, nlog, nckpt);
+  return Status::OK();
+}
+
 Result<bool> DbSyncer::CheckpointWithBarrier() {
+  // Most frames are copied first without blocking the app; the barrier then
+  // only covers the frames committed since.
+  if (opts_.pre_checkpoint) WALSHIP_RETURN_IF_ERROR(PreCheckpoint());
   // Write barrier: holding the write lock, no app commit can slip in between
   // our last sync and the checkpoint, so nothing unseen is backfilled.
   Status s = conn_w_.Exec("BEGIN IMMEDIATE");

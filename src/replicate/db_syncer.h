@@ -39,6 +39,9 @@ struct SyncerOptions {
   uint64_t max_sync_wal_bytes = 64ull << 20;
   ltx::PageEncoding encoding = ltx::PageEncoding::kBlock;
   const Clock* clock = SystemClock::Default();
+  // Checkpoint in two phases: first without the write barrier (the app keeps
+  // writing while most frames are copied), then under it for the rest.
+  bool pre_checkpoint = true;
 };
 
 // Default meta dir, as Litestream: <dir>/.<basename>-litestream
@@ -129,6 +132,7 @@ class DbSyncer {
   Status WriteLtx(const std::string& path, const ltx::Header& h, const PageMap& m, const File& wal,
                   bool all_pages, uint32_t prev_commit);
   Result<SyncResult> SyncLocked(bool bounded);
+  Status PreCheckpoint();
   Result<bool> CheckpointWithBarrier();  // false: busy, not run
 
   SyncerOptions opts_;
