@@ -114,10 +114,12 @@ int CmdRestore(std::vector<std::string> args) {
     return kExitOk;
   }
 #ifdef __GLIBC__
-  // Restore threads allocate and free buffers of a few MiB per ranged read
-  // (S3 bodies). glibc's adaptive mmap threshold would move them into
-  // per-thread arenas that keep their peak: a fixed threshold returns them.
+  // Restore threads allocate and free read, write and transfer buffers.
+  // glibc's adaptive mmap threshold would move them into per-thread arenas
+  // that keep their peak: a fixed threshold returns them, and few arenas
+  // keep the worker threads' small allocations from each holding its own.
   mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+  mallopt(M_ARENA_MAX, 2);
 #endif
   const int64_t start = SystemClock::Default()->MonotonicMs();
   Progress progress("restore " + BaseName(output));

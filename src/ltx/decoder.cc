@@ -23,16 +23,6 @@ constexpr size_t kMinBuffer = 4096;  // holds the header
 constexpr size_t kBlockPrefixSize = 4;
 constexpr size_t kMaxUvarint = 10;
 
-std::string Hex(uint64_t v) {
-  char b[17];
-  for (int i = 15; i >= 0; i--) {
-    b[i] = "0123456789abcdef"[v & 0xf];
-    v >>= 4;
-  }
-  b[16] = '\0';
-  return b;
-}
-
 }  // namespace
 
 Decoder::Decoder(Source* src) : src_(src) {}
@@ -164,12 +154,12 @@ Result<bool> Decoder::ReadPage(uint32_t* pgno, uint8_t* buf) {
   const uint32_t pg = GetBE32(cur());
   const uint16_t flags = GetBE16(cur() + 4);
   if (pg == 0) {
-    if (flags != 0) return CorruptAt(off, "end-of-pages marker has flags " + Hex(flags).substr(12));
+    if (flags != 0) return CorruptAt(off, "end-of-pages marker has flags " + FormatChecksum(flags).substr(12));
     WALSHIP_RETURN_IF_ERROR(EndOfPages(off));
     return false;
   }
   if ((flags & ~kPageFlagSize) != 0) {
-    return CorruptAt(off, "page " + std::to_string(pg) + ": invalid page flags " + Hex(flags).substr(12));
+    return CorruptAt(off, "page " + std::to_string(pg) + ": invalid page flags " + FormatChecksum(flags).substr(12));
   }
   WALSHIP_RETURN_IF_ERROR(CheckPageOrder(off, pg));
   const uint32_t page_size = header_.page_size;
@@ -286,23 +276,23 @@ Status Decoder::ReadTrailer() {
   const uint64_t want = kChecksumFlag | crc_.Sum();
   if (trailer_.file_checksum != want) {
     return CorruptAt(
-        off + 8, "file checksum mismatch: stored " + Hex(trailer_.file_checksum) + ", computed " + Hex(want));
+        off + 8, "file checksum mismatch: stored " + FormatChecksum(trailer_.file_checksum) + ", computed " + FormatChecksum(want));
   }
   const uint64_t post = trailer_.post_apply_checksum;
   if (header_.commit == 0 && post != kChecksumFlag) {
     return CorruptAt(off,
-                     "post-apply checksum " + Hex(post) + " of a commit-0 file is not the checksum flag");
+                     "post-apply checksum " + FormatChecksum(post) + " of a commit-0 file is not the checksum flag");
   }
   if (header_.NoChecksum()) {
-    if (post != 0) return CorruptAt(off, "post-apply checksum " + Hex(post) + " set without checksums");
+    if (post != 0) return CorruptAt(off, "post-apply checksum " + FormatChecksum(post) + " set without checksums");
     return Status::OK();
   }
   if ((post & kChecksumFlag) == 0) {
-    return CorruptAt(off, "post-apply checksum " + Hex(post) + " lacks the checksum flag");
+    return CorruptAt(off, "post-apply checksum " + FormatChecksum(post) + " lacks the checksum flag");
   }
   if (header_.IsSnapshot() && post != (kChecksumFlag | db_checksum_)) {
-    return CorruptAt(off, "post-apply checksum " + Hex(post) + " does not match the snapshot's pages (" +
-                              Hex(kChecksumFlag | db_checksum_) + ")");
+    return CorruptAt(off, "post-apply checksum " + FormatChecksum(post) + " does not match the snapshot's pages (" +
+                              FormatChecksum(kChecksumFlag | db_checksum_) + ")");
   }
   return Status::OK();
 }

@@ -129,6 +129,8 @@ Result<Header> Header::Decode(const uint8_t* p, size_t n) {
 
 std::string FormatTxid(uint64_t txid) { return Hex16(txid); }
 
+std::string FormatChecksum(uint64_t checksum) { return Hex16(checksum); }
+
 std::string FormatFileName(uint64_t min_txid, uint64_t max_txid) {
   return Hex16(min_txid) + "-" + Hex16(max_txid) + ".ltx";
 }

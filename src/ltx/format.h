@@ -72,6 +72,8 @@ std::string FormatFileName(uint64_t min_txid, uint64_t max_txid);
 bool ParseFileName(std::string_view name, uint64_t* min_txid, uint64_t* max_txid);
 // 16 lowercase hex digits.
 std::string FormatTxid(uint64_t txid);
+// A checksum as 16 lower-case hex digits (as Litestream prints them).
+std::string FormatChecksum(uint64_t checksum);
 // Accepts 1..16 hex digits (Litestream's form is exactly 16). Rejects 0.
 Result<uint64_t> ParseTxid(std::string_view s);
 

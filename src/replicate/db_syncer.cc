@@ -412,18 +412,15 @@ Result<SyncResult> DbSyncer::SyncOnce() {
   return r;
 }
 
-Status DbSyncer::PreCheckpoint() {
-  // Phase 1, without blocking the app: most of the copying. The second
-  // connection pins the WAL at its current end (a read mark >= 1, so nobody
-  // can restart the WAL), we sync past that mark, and our own read
-  // transaction is ended and restarted around a PASSIVE checkpoint that can
-  // then backfill up to the pin, i.e. only frames we have already captured.
-  WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("BEGIN"));
-  struct Rollback {
-    sqlite::Db* c;
-    ~Rollback() { c->Exec("ROLLBACK").IgnoreError(); }
-  } rollback{&conn_w_};
-  WALSHIP_RETURN_IF_ERROR(conn_w_.QueryInt("SELECT COUNT(1) FROM _litestream_seq").status());
+namespace {
+// Rolls back the second connection's transaction when it goes out of scope.
+struct TxRollback {
+  sqlite::Db* c;
+  ~TxRollback() { c->Exec("ROLLBACK").IgnoreError(); }
+};
+}  // namespace
+
+Status DbSyncer::SyncAndCheckpoint(const char* what) {
   while (true) {
     WALSHIP_ASSIGN_OR_RETURN(SyncResult r, SyncLocked(/*bounded=*/false));
     if (r.caught_up) break;
@@ -431,17 +428,32 @@ Status DbSyncer::PreCheckpoint() {
   WALSHIP_RETURN_IF_ERROR(EndReadTx());
   int nlog = 0, nckpt = 0;
   int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-  // If the WAL is now fully backfilled our new read transaction may take read
-  // mark 0 and the app's next write restart the WAL: that restart, like our
-  // own, comes after every frame was synced (nothing was committed since the
-  // pin, or the WAL would not be fully backfilled).
+  // A WAL restart after this (by our seq bump, or by the app once our new
+  // read transaction holds read mark 0 on a fully backfilled WAL) comes after
+  // every frame was synced: salt-1 + 1 is expected.
   expect_restart_ = true;
   Status re = BeginReadTx();
   if (!re.ok()) expect_restart_ = false;
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return sqlite::FromRc(rc, conn_r_.raw(), "pre-checkpoint " + opts_.db_path);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    return sqlite::FromRc(rc, conn_r_.raw(), std::string(what) + " " + opts_.db_path);
+  }
   WALSHIP_RETURN_IF_ERROR(re);
-  WLOG_DEBUG("{}: pre-checkpoint (PASSIVE, no barrier): {} frames in WAL, {} backfilled", opts_.db_path, nlog, nckpt);
+  WLOG_DEBUG("{}: {} (PASSIVE): {} frames in WAL, {} backfilled", opts_.db_path, what, nlog, nckpt);
   return Status::OK();
+}
+
+Status DbSyncer::PreCheckpoint() {
+  // Phase 1, without blocking the app: most of the copying. The second
+  // connection pins the WAL at its current end (a read mark >= 1, so nobody
+  // can restart the WAL), we sync past that mark, and our own read
+  // transaction is ended and restarted around a PASSIVE checkpoint that can
+  // then backfill up to the pin, i.e. only frames we have already captured.
+  // (If the WAL ends up fully backfilled, nothing was committed since the
+  // pin, so an app-made restart also comes after every frame was synced.)
+  WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("BEGIN"));
+  TxRollback rollback{&conn_w_};
+  WALSHIP_RETURN_IF_ERROR(conn_w_.QueryInt("SELECT COUNT(1) FROM _litestream_seq").status());
+  return SyncAndCheckpoint("pre-checkpoint");
 }
 
 Result<bool> DbSyncer::CheckpointWithBarrier() {
@@ -455,26 +467,9 @@ Result<bool> DbSyncer::CheckpointWithBarrier() {
     if (s.code() == Code::kBusy) return false;  // the app is writing: try next time
     return s;
   }
-  struct Rollback {
-    sqlite::Db* c;
-    ~Rollback() { c->Exec("ROLLBACK").IgnoreError(); }
-  } rollback{&conn_w_};
+  TxRollback rollback{&conn_w_};
   WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("INSERT INTO _litestream_lock (id) VALUES (1)"));
-  while (true) {
-    WALSHIP_ASSIGN_OR_RETURN(SyncResult r, SyncLocked(/*bounded=*/false));
-    if (r.caught_up) break;
-  }
-  WALSHIP_RETURN_IF_ERROR(EndReadTx());
-  int nlog = 0, nckpt = 0;
-  int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-  expect_restart_ = true;
-  Status re = BeginReadTx();
-  if (!re.ok()) expect_restart_ = false;
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    return sqlite::FromRc(rc, conn_r_.raw(), "checkpoint " + opts_.db_path);
-  }
-  WALSHIP_RETURN_IF_ERROR(re);
-  WLOG_DEBUG("{}: checkpoint (PASSIVE): {} frames in WAL, {} backfilled", opts_.db_path, nlog, nckpt);
+  WALSHIP_RETURN_IF_ERROR(SyncAndCheckpoint("checkpoint"));
   return true;
 }
 

@@ -132,6 +132,8 @@ class DbSyncer {
   Status WriteLtx(const std::string& path, const ltx::Header& h, const PageMap& m, const File& wal,
                   bool all_pages, uint32_t prev_commit);
   Result<SyncResult> SyncLocked(bool bounded);
+  // Syncs to the end, then moves our read transaction across a PASSIVE checkpoint.
+  Status SyncAndCheckpoint(const char* what);
   Status PreCheckpoint();
   Result<bool> CheckpointWithBarrier();  // false: busy, not run
 

@@ -38,16 +38,6 @@ constexpr size_t kTailFixed = 8 + ltx::kTrailerSize;
 // applied, within this budget (the rest are read again per chunk).
 constexpr int64_t kSmallFilesBudget = 8 << 20;
 
-std::string Hex(uint64_t v) {
-  char b[17];
-  for (int i = 15; i >= 0; i--) {
-    b[i] = "0123456789abcdef"[v & 0xf];
-    v >>= 4;
-  }
-  b[16] = '\0';
-  return b;
-}
-
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
@@ -284,12 +274,12 @@ Status Engine::CheckTrailer(const FileState& f) const {
   const uint64_t post = f.t.post_apply_checksum;
   const std::string& key = f.info->key;
   if (f.h.commit == 0 && post != ltx::kChecksumFlag) {
-    return Corruption("restore: " + key + ": post-apply checksum " + Hex(post) + " of a commit-0 file is not the flag");
+    return Corruption("restore: " + key + ": post-apply checksum " + ltx::FormatChecksum(post) + " of a commit-0 file is not the flag");
   }
   if (f.h.NoChecksum()) {
-    if (post != 0) return Corruption("restore: " + key + ": post-apply checksum " + Hex(post) + " set without checksums");
+    if (post != 0) return Corruption("restore: " + key + ": post-apply checksum " + ltx::FormatChecksum(post) + " set without checksums");
   } else if ((post & ltx::kChecksumFlag) == 0) {
-    return Corruption("restore: " + key + ": post-apply checksum " + Hex(post) + " lacks the checksum flag");
+    return Corruption("restore: " + key + ": post-apply checksum " + ltx::FormatChecksum(post) + " lacks the checksum flag");
   }
   return Status::OK();
 }
@@ -425,13 +415,13 @@ std::string Engine::JournalJson(uint64_t frontier) const {
   j["frontier"] = frontier;
   nlohmann::json fs = nlohmann::json::array();
   for (const FileState& f : files_) {
-    fs.push_back({{"key", f.info->key}, {"size", f.info->size}, {"file_checksum", Hex(f.t.file_checksum)}});
+    fs.push_back({{"key", f.info->key}, {"size", f.info->size}, {"file_checksum", ltx::FormatChecksum(f.t.file_checksum)}});
   }
   j["files"] = fs;
   nlohmann::json cs = nlohmann::json::array();
   for (auto [fi, ci] : synced_) {
     const Chunk& c = files_[fi].chunks[ci];
-    cs.push_back({fi, ci, Hex(c.crc), c.stream_len, Hex(c.page_xor)});
+    cs.push_back({fi, ci, ltx::FormatChecksum(c.crc), c.stream_len, ltx::FormatChecksum(c.page_xor)});
   }
   j["chunks"] = cs;
   return j.dump();
@@ -495,7 +485,7 @@ void Engine::LoadJournal() {
     const auto& jf = files[common];
     const FileState& f = files_[common];
     if (!jf.is_object() || jf.value("key", "") != f.info->key || jf.value("size", uint64_t{0}) != f.info->size ||
-        jf.value("file_checksum", "") != Hex(f.t.file_checksum)) {
+        jf.value("file_checksum", "") != ltx::FormatChecksum(f.t.file_checksum)) {
       break;
     }
     common++;
@@ -677,12 +667,12 @@ Status Engine::FinishChecks() {
     }
     crc = Crc64Combine(crc, f.tail_crc, f.tail_len);
     if ((ltx::kChecksumFlag | crc) != f.t.file_checksum) {
-      return Corruption("restore: " + f.info->key + ": file checksum mismatch: stored " + Hex(f.t.file_checksum) +
-                        ", computed " + Hex(ltx::kChecksumFlag | crc));
+      return Corruption("restore: " + f.info->key + ": file checksum mismatch: stored " + ltx::FormatChecksum(f.t.file_checksum) +
+                        ", computed " + ltx::FormatChecksum(ltx::kChecksumFlag | crc));
     }
     if (f.h.IsSnapshot() && !f.h.NoChecksum() && f.t.post_apply_checksum != (ltx::kChecksumFlag | page_xor)) {
-      return Corruption("restore: " + f.info->key + ": post-apply checksum " + Hex(f.t.post_apply_checksum) +
-                        " does not match the snapshot's pages (" + Hex(ltx::kChecksumFlag | page_xor) + ")");
+      return Corruption("restore: " + f.info->key + ": post-apply checksum " + ltx::FormatChecksum(f.t.post_apply_checksum) +
+                        " does not match the snapshot's pages (" + ltx::FormatChecksum(ltx::kChecksumFlag | page_xor) + ")");
     }
   }
   const uint32_t lock = ltx::LockPgno(page_size_);

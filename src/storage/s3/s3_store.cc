@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <vector>
 #include <deque>
 #include <thread>
 
@@ -312,20 +313,15 @@ class S3Store::ObjectSource final : public Source {
     for (;;) {
       {
         std::unique_lock lk(mu_);
-        cv_.wait(lk, [&] { return !queue_.empty() || done_ || !running_; });
-        if (!queue_.empty()) {
+        cv_.wait(lk, [&] { return queued_ > 0 || done_ || !running_; });
+        if (queued_ > 0) {
           size_t k = 0;
-          while (k < n && !queue_.empty()) {
-            std::string& front = queue_.front();
-            const size_t m = std::min(n - k, front.size() - front_pos_);
-            std::memcpy(static_cast<char*>(buf) + k, front.data() + front_pos_, m);
+          while (k < n && queued_ > 0) {  // at most two runs: up to the ring's end, then from its start
+            const size_t m = std::min({n - k, queued_, ring_.size() - head_});
+            std::memcpy(static_cast<char*>(buf) + k, ring_.data() + head_, m);
             k += m;
-            front_pos_ += m;
-            if (front_pos_ == front.size()) {
-              queued_ -= front.size();
-              queue_.pop_front();
-              front_pos_ = 0;
-            }
+            head_ = (head_ + m) % ring_.size();
+            queued_ -= m;
           }
           next_ += k;
           cv_.notify_all();
@@ -427,12 +423,19 @@ class S3Store::ObjectSource final : public Source {
     }
     if (got_ + n > limit_) n = size_t(limit_ - got_);
     if (n == 0) return !cancel_;
-    cv_.wait(lk, [&] { return queued_ < kStreamBuffer || cancel_.load(); });
-    if (cancel_) return false;
-    queue_.emplace_back(data, n);
-    queued_ += n;
-    got_ += n;
-    cv_.notify_all();
+    if (ring_.empty()) ring_.resize(kStreamBuffer);  // once per open read: no allocation churn
+    while (n > 0) {
+      cv_.wait(lk, [&] { return queued_ < ring_.size() || cancel_.load(); });
+      if (cancel_) return false;
+      const size_t tail = (head_ + queued_) % ring_.size();
+      const size_t m = std::min({n, ring_.size() - queued_, ring_.size() - tail});
+      std::memcpy(ring_.data() + tail, data, m);
+      queued_ += m;
+      got_ += m;
+      data += m;
+      n -= m;
+      cv_.notify_all();
+    }
     return true;
   }
 
@@ -504,9 +507,9 @@ class S3Store::ObjectSource final : public Source {
   std::atomic<bool> cancel_{false};
   std::mutex mu_;  // guards the fields below, shared with the transfer thread
   std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  size_t front_pos_ = 0;
-  size_t queued_ = 0;
+  std::vector<char> ring_;  // kStreamBuffer bytes once the first body bytes arrive
+  size_t head_ = 0;         // next byte to hand to Read
+  size_t queued_ = 0;       // bytes in the ring from head_
   bool started_ = false;
   bool done_ = false;
   uint64_t skip_ = 0;
