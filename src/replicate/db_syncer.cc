@@ -5,7 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "base/io.h"
 #include "base/log.h"
@@ -82,6 +84,17 @@ Status DbSyncer::Open() {
 
   RemoveStrayTemps(LocalL0Dir(opts_.meta_dir));
   RemoveStrayTemps(LocalSnapshotDir(opts_.meta_dir));
+  // What a previous run captured but did not cut is gone with it: the cursor
+  // restarts at the position (the newest local L0 file).
+  auto pending = File::OpenWrite(JoinPath(opts_.meta_dir, "walship-pending"), /*truncate=*/true);
+  if (!pending.ok()) {
+    Close().IgnoreError();
+    return pending.status().WithContext("open " + opts_.db_path);
+  }
+  pending_ = std::move(pending).value();
+  ResetPending();
+  handoff_enabled_ = true;
+  next_handoff_frames_ = 0;
 
   Status s = OpenConnections();
   if (s.ok()) s = EnsureWalHeader();
@@ -159,6 +172,10 @@ Status DbSyncer::LoadLocalPosition() {
       last_ = *h;
       txid_ = txid;
       end_offset_ = h->wal_offset + h->wal_size;
+      cur_salt1_ = h->wal_salt1;
+      cur_salt2_ = h->wal_salt2;
+      pending_start_ = end_offset_;
+      gen_hdr_.reset();
       return Status::OK();
     }
     // A damaged local file is never uploaded: drop it and fall back to the
@@ -169,6 +186,8 @@ Status DbSyncer::LoadLocalPosition() {
   last_ = ltx::Header{};
   txid_ = 0;
   end_offset_ = 0;
+  cur_salt1_ = cur_salt2_ = 0;
+  gen_hdr_.reset();
   return Status::OK();
 }
 
@@ -196,7 +215,9 @@ Status DbSyncer::ReconcileWithReplica(uint64_t remote_txid, const std::string& r
         txid_ = remote_txid;
         end_offset_ = 0;
         force_full_ = remote_txid > 0;
+        full_reason_ = "local state reset";
         last_frame_ck_.reset();
+        ResetPending();
         return Status::OK();
       }
     }
@@ -206,7 +227,7 @@ Status DbSyncer::ReconcileWithReplica(uint64_t remote_txid, const std::string& r
 
 Result<bool> DbSyncer::LastFrameMatches(const File& wal, uint64_t frame_offset) {
   WALSHIP_ASSIGN_OR_RETURN(wal::Frame f, wal::ReadFrameHeader(wal, frame_offset));
-  if (f.salt1 != last_.wal_salt1 || f.salt2 != last_.wal_salt2) return false;
+  if (f.salt1 != cur_salt1_ || f.salt2 != cur_salt2_) return false;
   if (last_frame_ck_) return f.checksum1 == last_frame_ck_->first && f.checksum2 == last_frame_ck_->second;
   // After a restart we only have the last L0 file: its version of that page
   // must equal the frame's page. (The file was fully verified, checksum and
@@ -227,13 +248,19 @@ Result<bool> DbSyncer::LastFrameMatches(const File& wal, uint64_t frame_offset) 
 
 Result<DbSyncer::Decision> DbSyncer::Verify(const File& wal, const wal::Header& hdr) {
   if (txid_ == 0) return Decision{wal::kHeaderSize, true, "no position: initial snapshot"};
-  if (force_full_) return Decision{wal::kHeaderSize, true, "local state reset"};
-  const bool same_generation = hdr.salt1 == last_.wal_salt1 && hdr.salt2 == last_.wal_salt2;
+  if (force_full_) return Decision{wal::kHeaderSize, true, full_reason_};
+  const bool same_generation = hdr.salt1 == cur_salt1_ && hdr.salt2 == cur_salt2_;
   if (!same_generation) {
-    // Only our own checkpoint restarts the WAL while we hold the read
-    // transaction, and it syncs every frame first under a write barrier. One
-    // restart increments salt-1 by exactly one.
-    if (expect_restart_ && hdr.salt1 == last_.wal_salt1 + 1) return Decision{wal::kHeaderSize, false, ""};
+    // One restart increments salt-1 by exactly one.
+    if (hdr.salt1 == cur_salt1_ + 1) {
+      // Our own checkpoint captured every frame first, under the write barrier.
+      if (expect_restart_) return Decision{wal::kHeaderSize, false, ""};
+      // A hand-off, or a read mark 0: the old generation may have frames after
+      // the cursor; readable while the new generation has not reached them.
+      if (last_frame_ck_ && gen_hdr_ && end_offset_ > wal::kHeaderSize) {
+        return Decision{wal::kHeaderSize, false, "", /*tail=*/true};
+      }
+    }
     return Decision{wal::kHeaderSize, true, "wal restarted while not watched (salts changed)"};
   }
   WALSHIP_ASSIGN_OR_RETURN(uint64_t wal_size, wal.Size());
@@ -250,20 +277,27 @@ Result<DbSyncer::Decision> DbSyncer::Verify(const File& wal, const wal::Header& 
 
 Result<DbSyncer::PageMap> DbSyncer::ScanWal(const File& wal, uint64_t from, uint64_t limit, bool bounded) {
   WALSHIP_ASSIGN_OR_RETURN(wal::Reader r, wal::Reader::Open(&wal));
-  PageMap m;
-  m.start = m.end = from;
   if (from > wal::kHeaderSize) WALSHIP_RETURN_IF_ERROR(r.Seek(from));
+  return ScanFrom(r, from, limit, bounded);
+}
+
+Result<DbSyncer::PageMap> DbSyncer::ScanFrom(wal::Reader& r, uint64_t from, uint64_t limit, bool bounded) {
+  PageMap m;
+  m.start = m.end = m.valid_end = from;
   std::vector<std::pair<uint32_t, uint64_t>> staged;
   wal::Frame f;
+  const uint64_t fsz = wal::FrameSize(page_size_);
   while (r.offset() < limit) {
     WALSHIP_ASSIGN_OR_RETURN(bool more, r.Next(&f, nullptr));
     if (!more) break;
+    m.frames_read++;
+    m.valid_end = f.offset + fsz;
     staged.emplace_back(f.pgno, f.offset);
     if (f.commit == 0) continue;
     for (const auto& [pgno, off] : staged) m.pages[pgno] = off;
     staged.clear();
     m.commit = f.commit;
-    m.end = f.offset + wal::FrameSize(page_size_);
+    m.end = f.offset + fsz;
     m.last_ck1 = f.checksum1;
     m.last_ck2 = f.checksum2;
     m.frames_seen = true;
@@ -293,8 +327,22 @@ Result<uint32_t> DbSyncer::DbFilePageCount() {
   return uint32_t(uint64_t(size) / page_size_);
 }
 
-Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const PageMap& m, const File& wal,
-                          bool all_pages, uint32_t prev_commit) {
+namespace {
+// True if the WAL file's header still carries these salts. The header is
+// rewritten before any frame of a new generation: if it is unchanged after
+// pages were read, no frame had been overwritten when they were read.
+Result<bool> WalStillIn(const File& wal, uint32_t salt1, uint32_t salt2) {
+  uint8_t buf[wal::kHeaderSize];
+  WALSHIP_ASSIGN_OR_RETURN(size_t got, wal.PRead(buf, sizeof buf, 0));
+  auto h = wal::ParseHeader(buf, got);
+  if (!h.ok()) return false;
+  return h->salt1 == salt1 && h->salt2 == salt2;
+}
+}  // namespace
+
+Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const std::map<uint32_t, uint64_t>& pages,
+                          const File& src, uint64_t skip, bool all_pages, uint32_t prev_commit,
+                          const File* wal_check) {
   WALSHIP_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::Create(path));
   FileSink sink(&out.file());
   ltx::Encoder enc(&sink, opts_.encoding);
@@ -302,9 +350,9 @@ Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const P
   const uint32_t lock = ltx::LockPgno(page_size_);
   auto emit = [&](uint32_t pgno) -> Status {
     if (pgno == lock) return Status::OK();
-    auto it = m.pages.find(pgno);
-    if (it != m.pages.end()) {
-      WALSHIP_RETURN_IF_ERROR(wal.PReadFull(page_buf_.data(), page_size_, it->second + wal::kFrameHeaderSize));
+    auto it = pages.find(pgno);
+    if (it != pages.end()) {
+      WALSHIP_RETURN_IF_ERROR(src.PReadFull(page_buf_.data(), page_size_, it->second + skip));
     } else {
       WALSHIP_RETURN_IF_ERROR(ReadDbPage(pgno, page_buf_.data()));
     }
@@ -313,12 +361,12 @@ Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const P
   if (all_pages) {
     for (uint32_t pgno = 1; pgno <= h.commit; pgno++) WALSHIP_RETURN_IF_ERROR(emit(pgno));
   } else {
-    // WAL pages plus every page the database grew by (compat reference 3.3
-    // step 5, the growth fill), in ascending order.
-    auto it = m.pages.begin();
+    // Captured pages plus every page the database grew by (compat reference
+    // 3.3 step 5, the growth fill), in ascending order.
+    auto it = pages.begin();
     uint32_t g = prev_commit + 1;
-    while (it != m.pages.end() || g <= h.commit) {
-      uint32_t next_map = it != m.pages.end() ? it->first : UINT32_MAX;
+    while ((it != pages.end() && it->first <= h.commit) || g <= h.commit) {
+      uint32_t next_map = it != pages.end() && it->first <= h.commit ? it->first : UINT32_MAX;
       uint32_t next_grow = g <= h.commit ? g : UINT32_MAX;
       uint32_t pgno = std::min(next_map, next_grow);
       WALSHIP_RETURN_IF_ERROR(emit(pgno));
@@ -328,41 +376,80 @@ Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const P
   }
   WALSHIP_RETURN_IF_ERROR(enc.Close());
   WALSHIP_RETURN_IF_ERROR(sink.Flush());
+  if (wal_check != nullptr) {
+    WALSHIP_ASSIGN_OR_RETURN(bool same, WalStillIn(*wal_check, h.wal_salt1, h.wal_salt2));
+    if (!same) return Unavailable("the WAL restarted while " + path + " was written; it is written again");
+  }
   WALSHIP_RETURN_IF_ERROR(out.Commit(/*no_clobber=*/true));
   return SetMtimeMs(path, h.timestamp_ms);
 }
 
-Result<SyncResult> DbSyncer::SyncLocked(bool bounded) {
-  SyncResult res;
-  res.txid = txid_;
-  WALSHIP_RETURN_IF_ERROR(EnsureWalHeader());
-  WALSHIP_ASSIGN_OR_RETURN(File wal, File::OpenRead(opts_.db_path + "-wal"));
-  WALSHIP_ASSIGN_OR_RETURN(wal::Reader reader, wal::Reader::Open(&wal));
-  const wal::Header hdr = reader.header();
-  if (hdr.page_size != page_size_) {
-    return FailedPrecondition("WAL page size " + std::to_string(hdr.page_size) + " differs from database page size " +
-                              std::to_string(page_size_));
+void DbSyncer::ResetPending() {
+  pending_pages_.clear();
+  pending_size_ = 0;
+  pending_commit_ = 0;
+  pending_.Truncate(0).IgnoreError();
+}
+
+Result<bool> DbSyncer::Stash(const File& wal, const PageMap& m, uint32_t salt1, uint32_t salt2) {
+  if (m.pages.empty()) return true;
+  // Batched: up to 64 pages per write.
+  const size_t batch = std::max<size_t>(1, (256u << 10) / page_size_);
+  std::vector<uint8_t> buf;
+  buf.reserve(batch * page_size_);
+  uint64_t at = pending_size_;
+  std::vector<std::pair<uint32_t, uint64_t>> placed;
+  placed.reserve(m.pages.size());
+  auto flush = [&]() -> Status {
+    if (buf.empty()) return Status::OK();
+    WALSHIP_RETURN_IF_ERROR_CTX(pending_.PWriteFull(buf.data(), buf.size(), at), "write " + pending_.path());
+    at += buf.size();
+    buf.clear();
+    return Status::OK();
+  };
+  for (const auto& [pgno, off] : m.pages) {
+    size_t n = buf.size();
+    buf.resize(n + page_size_);
+    WALSHIP_RETURN_IF_ERROR(wal.PReadFull(buf.data() + n, page_size_, off + wal::kFrameHeaderSize));
+    placed.emplace_back(pgno, at + n);
+    if (buf.size() >= batch * page_size_) WALSHIP_RETURN_IF_ERROR(flush());
   }
-  WALSHIP_ASSIGN_OR_RETURN(Decision d, Verify(wal, hdr));
-  auto scanned = ScanWal(wal, d.offset, UINT64_MAX, bounded && !d.snapshot);
-  if (!scanned.ok() && d.offset > wal::kHeaderSize) {
-    // The frame before our position no longer carries this generation's salts.
-    d = Decision{wal::kHeaderSize, true, "wal changed under the position: " + scanned.status().message()};
-    scanned = ScanWal(wal, d.offset, UINT64_MAX, false);
+  WALSHIP_RETURN_IF_ERROR(flush());
+  WALSHIP_ASSIGN_OR_RETURN(bool same, WalStillIn(wal, salt1, salt2));
+  if (!same) {
+    // A new generation began: a frame whose header still carries our salts
+    // after its page was copied had not been overwritten when it was copied
+    // (a frame's header is written before its page).
+    for (const auto& [pgno, off] : m.pages) {
+      auto f = wal::ReadFrameHeader(wal, off);
+      if (!f.ok() || f->salt1 != salt1 || f->salt2 != salt2) return false;
+    }
   }
-  if (!scanned.ok()) return scanned.status();
-  PageMap m = std::move(scanned).value();
-  res.caught_up = !m.bounded;
-  if (!d.snapshot && !m.frames_seen) {
-    caught_up_ = true;
-    return res;  // nothing new committed
-  }
+  for (const auto& [pgno, off] : placed) pending_pages_[pgno] = off;
+  pending_size_ = at;
+  return true;
+}
+
+void DbSyncer::Advance(const PageMap& m, const wal::Header& gen) {
+  gen_hdr_ = gen;
+  cur_salt1_ = gen.salt1;
+  cur_salt2_ = gen.salt2;
+  if (!m.frames_seen) return;
+  pending_commit_ = m.commit;
+  end_offset_ = m.end;
+  last_frame_ck_ = std::make_pair(m.last_ck1, m.last_ck2);
+  expect_restart_ = false;
+}
+
+Result<bool> DbSyncer::FullL0(const File& wal, const wal::Header& hdr, const std::string& reason,
+                              SyncResult* res) {
+  ResetPending();
+  WALSHIP_ASSIGN_OR_RETURN(PageMap m, ScanWal(wal, wal::kHeaderSize, UINT64_MAX, false));
   uint32_t commit = m.commit;
   if (commit == 0) {
     WALSHIP_ASSIGN_OR_RETURN(commit, DbFilePageCount());
   }
-  if (commit == 0) return res;  // an empty database: nothing to capture yet
-
+  if (commit == 0) return true;  // an empty database: nothing to capture yet
   const uint64_t txid = txid_ + 1;
   ltx::Header h;
   h.flags = ltx::kHeaderFlagNoChecksum;
@@ -370,33 +457,169 @@ Result<SyncResult> DbSyncer::SyncLocked(bool bounded) {
   h.commit = commit;
   h.min_txid = h.max_txid = txid;
   h.timestamp_ms = opts_.clock->NowMs();  // after the scan: every commit in the file happened before it
-  h.wal_offset = d.offset;
-  h.wal_size = m.end - d.offset;
+  h.wal_offset = wal::kHeaderSize;
+  h.wal_size = m.end - wal::kHeaderSize;
   h.wal_salt1 = hdr.salt1;
   h.wal_salt2 = hdr.salt2;
   const std::string path = JoinPath(LocalL0Dir(opts_.meta_dir), ltx::FormatFileName(txid, txid));
-  WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, m, wal, d.snapshot, last_.commit), "write " + path);
-
+  WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, m.pages, wal, wal::kFrameHeaderSize, /*all_pages=*/true, 0, &wal),
+                              "write " + path);
   last_ = h;
+  txid_ = txid;
+  gen_hdr_ = hdr;
+  cur_salt1_ = hdr.salt1;
+  cur_salt2_ = hdr.salt2;
   end_offset_ = m.end;
+  pending_start_ = m.end;
   if (m.frames_seen) last_frame_ck_ = std::make_pair(m.last_ck1, m.last_ck2);
   else last_frame_ck_.reset();
-  txid_ = txid;
   expect_restart_ = false;
   force_full_ = false;
   synced_since_checkpoint_ = true;
-  caught_up_ = res.caught_up;
-  res.wrote = true;
-  res.snapshot = d.snapshot;
-  res.reason = d.reason;
-  res.txid = txid;
-  if (d.snapshot) {
-    WLOG_INFO("{}: wrote full L0 {} ({} pages): {}", opts_.db_path, ltx::FormatTxid(txid), commit, d.reason);
-  } else {
-    WLOG_DEBUG("{}: wrote L0 {} ({} pages from WAL, commit {})", opts_.db_path, ltx::FormatTxid(txid),
-               m.pages.size(), commit);
+  full_l0s_++;
+  res->wrote = true;
+  res->snapshot = true;
+  res->reason = reason;
+  res->txid = txid;
+  WLOG_INFO("{}: wrote full L0 {} ({} pages): {}", opts_.db_path, ltx::FormatTxid(txid), commit, reason);
+  return true;
+}
+
+Status DbSyncer::CaptureTail(const File& wal, const wal::Header& hdr) {
+  const uint64_t fsz = wal::FrameSize(page_size_);
+  wal::Reader old = wal::Reader::Resume(&wal, *gen_hdr_, end_offset_, last_frame_ck_->first, last_frame_ck_->second);
+  WALSHIP_ASSIGN_OR_RETURN(PageMap tail, ScanFrom(old, end_offset_, UINT64_MAX, false));
+  WALSHIP_ASSIGN_OR_RETURN(bool copied, Stash(wal, tail, gen_hdr_->salt1, gen_hdr_->salt2));
+  // 1-based index of the first frame that did not continue the old
+  // generation. The new generation has written at most one frame past its
+  // valid ones; if that is before this frame, the old generation really ended
+  // there. Measured after the tail was read: it only grows.
+  const uint64_t first_bad = (tail.valid_end - wal::kHeaderSize) / fsz + 1;
+  WALSHIP_ASSIGN_OR_RETURN(PageMap fresh, ScanWal(wal, wal::kHeaderSize, UINT64_MAX, false));
+  const uint64_t new_frames = uint64_t(fresh.frames_read);
+  if (!copied || new_frames + 1 >= first_bad) {
+    force_full_ = true;
+    full_reason_ = "the WAL restarted and its new frames reached the end of the old generation before it was read";
+    return Status::OK();
   }
+  if (tail.frames_seen) {
+    WLOG_DEBUG("{}: read {} frames of the previous WAL generation after a restart", opts_.db_path,
+               (tail.end - end_offset_) / fsz);
+  }
+  Advance(tail, *gen_hdr_);
+  EnterGeneration(hdr);
+  return Status::OK();
+}
+
+void DbSyncer::EnterGeneration(const wal::Header& hdr) {
+  gen_hdr_ = hdr;
+  cur_salt1_ = hdr.salt1;
+  cur_salt2_ = hdr.salt2;
+  end_offset_ = wal::kHeaderSize;
+  pending_start_ = wal::kHeaderSize;
+  last_frame_ck_ = std::make_pair(hdr.checksum1, hdr.checksum2);
+}
+
+Result<bool> DbSyncer::CaptureLocked(bool bounded, SyncResult* res) {
+  for (int attempt = 0;; attempt++) {
+    WALSHIP_RETURN_IF_ERROR(EnsureWalHeader());
+    WALSHIP_ASSIGN_OR_RETURN(File wal, File::OpenRead(opts_.db_path + "-wal"));
+    WALSHIP_ASSIGN_OR_RETURN(wal::Reader reader, wal::Reader::Open(&wal));
+    const wal::Header hdr = reader.header();
+    if (hdr.page_size != page_size_) {
+      return FailedPrecondition("WAL page size " + std::to_string(hdr.page_size) +
+                                " differs from database page size " + std::to_string(page_size_));
+    }
+    WALSHIP_ASSIGN_OR_RETURN(Decision d, Verify(wal, hdr));
+    if (d.tail) {
+      WALSHIP_RETURN_IF_ERROR(CaptureTail(wal, hdr));
+      if (force_full_) d = Decision{wal::kHeaderSize, true, full_reason_};
+    } else if (!d.snapshot && (hdr.salt1 != cur_salt1_ || hdr.salt2 != cur_salt2_)) {
+      EnterGeneration(hdr);  // after our own checkpoint: nothing was left behind
+    }
+    if (d.snapshot) {
+      auto full = FullL0(wal, hdr, d.reason, res);
+      // A read mark 0 lets the WAL restart once while the file is written.
+      if (!full.ok() && full.status().code() == Code::kUnavailable && attempt < 3) {
+        WLOG_DEBUG("{}: {}", opts_.db_path, full.status().message());
+        force_full_ = true;
+        full_reason_ = d.reason;
+        continue;
+      }
+      if (!full.ok()) return full.status();
+      caught_up_ = true;
+      return true;
+    }
+    auto scanned = ScanWal(wal, d.offset, UINT64_MAX, bounded);
+    if (!scanned.ok() && d.offset > wal::kHeaderSize) {
+      // The frame before our position no longer carries this generation's salts.
+      force_full_ = true;
+      full_reason_ = "wal changed under the position: " + scanned.status().message();
+      continue;
+    }
+    if (!scanned.ok()) return scanned.status();
+    PageMap m = std::move(scanned).value();
+    if (!m.frames_seen) {
+      Advance(m, hdr);
+      caught_up_ = true;
+      return true;
+    }
+    WALSHIP_ASSIGN_OR_RETURN(bool copied, Stash(wal, m, hdr.salt1, hdr.salt2));
+    if (!copied) {
+      force_full_ = true;
+      full_reason_ = "the WAL restarted while its frames were read";
+      continue;
+    }
+    Advance(m, hdr);
+    synced_since_checkpoint_ = true;
+    caught_up_ = !m.bounded;
+    return caught_up_;
+  }
+}
+
+Result<SyncResult> DbSyncer::Cut() {
+  SyncResult res;
+  res.txid = txid_;
+  if (pending_commit_ == 0) return res;
+  const uint64_t txid = txid_ + 1;
+  ltx::Header h;
+  h.flags = ltx::kHeaderFlagNoChecksum;
+  h.page_size = page_size_;
+  h.commit = pending_commit_;
+  h.min_txid = h.max_txid = txid;
+  h.timestamp_ms = opts_.clock->NowMs();  // every captured commit happened before it
+  h.wal_offset = std::min(pending_start_, end_offset_);
+  h.wal_size = end_offset_ - h.wal_offset;
+  h.wal_salt1 = cur_salt1_;
+  h.wal_salt2 = cur_salt2_;
+  const std::string path = JoinPath(LocalL0Dir(opts_.meta_dir), ltx::FormatFileName(txid, txid));
+  WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, pending_pages_, pending_, 0, false, last_.commit, nullptr),
+                              "write " + path);
+  const size_t npages = pending_pages_.size();
+  last_ = h;
+  txid_ = txid;
+  pending_start_ = end_offset_;
+  ResetPending();
+  res.wrote = true;
+  res.txid = txid;
+  WLOG_DEBUG("{}: wrote L0 {} ({} pages captured, commit {})", opts_.db_path, ltx::FormatTxid(txid), npages,
+             h.commit);
   return res;
+}
+
+Result<int64_t> DbSyncer::Capture() {
+  if (db_file_ == nullptr) return FailedPrecondition("database is not open");
+  if (!in_read_tx_) {
+    expect_restart_ = false;
+    WALSHIP_RETURN_IF_ERROR(BeginReadTx());
+  }
+  const uint64_t before = end_offset_;
+  const uint32_t salt = cur_salt1_;
+  SyncResult ignored;
+  auto r = CaptureLocked(/*bounded=*/true, &ignored);
+  if (!r.ok()) return r.status().WithContext("capture " + opts_.db_path);
+  if (cur_salt1_ != salt || end_offset_ < before) return int64_t(1);
+  return int64_t((end_offset_ - before) / wal::FrameSize(page_size_));
 }
 
 Result<SyncResult> DbSyncer::SyncOnce() {
@@ -407,30 +630,44 @@ Result<SyncResult> DbSyncer::SyncOnce() {
     expect_restart_ = false;
     WALSHIP_RETURN_IF_ERROR(BeginReadTx());
   }
-  auto r = SyncLocked(/*bounded=*/true);
+  SyncResult full;
+  auto caught = CaptureLocked(/*bounded=*/true, &full);
+  if (!caught.ok()) return caught.status().WithContext("sync " + opts_.db_path);
+  auto r = Cut();
   if (!r.ok()) return r.status().WithContext("sync " + opts_.db_path);
-  return r;
+  SyncResult res = *r;
+  if (full.wrote && !res.wrote) res = full;
+  else if (full.wrote) {
+    res.snapshot = true;
+    res.reason = full.reason;
+  }
+  res.caught_up = *caught;
+  return res;
 }
 
 namespace {
 // Rolls back the second connection's transaction when it goes out of scope.
 struct TxRollback {
   sqlite::Db* c;
-  ~TxRollback() { c->Exec("ROLLBACK").IgnoreError(); }
+  bool armed = true;
+  ~TxRollback() {
+    if (armed) c->Exec("ROLLBACK").IgnoreError();
+  }
 };
 }  // namespace
 
 Status DbSyncer::SyncAndCheckpoint(const char* what) {
+  SyncResult ignored;
   while (true) {
-    WALSHIP_ASSIGN_OR_RETURN(SyncResult r, SyncLocked(/*bounded=*/false));
-    if (r.caught_up) break;
+    WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
+    if (caught_up) break;
   }
   WALSHIP_RETURN_IF_ERROR(EndReadTx());
   int nlog = 0, nckpt = 0;
   int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
   // A WAL restart after this (by our seq bump, or by the app once our new
   // read transaction holds read mark 0 on a fully backfilled WAL) comes after
-  // every frame was synced: salt-1 + 1 is expected.
+  // every frame was captured: salt-1 + 1 is expected.
   expect_restart_ = true;
   Status re = BeginReadTx();
   if (!re.ok()) expect_restart_ = false;
@@ -445,15 +682,89 @@ Status DbSyncer::SyncAndCheckpoint(const char* what) {
 Status DbSyncer::PreCheckpoint() {
   // Phase 1, without blocking the app: most of the copying. The second
   // connection pins the WAL at its current end (a read mark >= 1, so nobody
-  // can restart the WAL), we sync past that mark, and our own read
+  // can restart the WAL), we capture past that mark, and our own read
   // transaction is ended and restarted around a PASSIVE checkpoint that can
   // then backfill up to the pin, i.e. only frames we have already captured.
   // (If the WAL ends up fully backfilled, nothing was committed since the
-  // pin, so an app-made restart also comes after every frame was synced.)
+  // pin, so an app-made restart also comes after every frame was captured.)
   WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("BEGIN"));
   TxRollback rollback{&conn_w_};
   WALSHIP_RETURN_IF_ERROR(conn_w_.QueryInt("SELECT COUNT(1) FROM _litestream_seq").status());
   return SyncAndCheckpoint("pre-checkpoint");
+}
+
+Result<bool> DbSyncer::MaybeHandOff() {
+  if (!is_open() || opts_.handoff_frames <= 0 || !handoff_enabled_) return false;
+  const uint64_t fsz = wal::FrameSize(page_size_);
+  const int64_t frames = end_offset_ > wal::kHeaderSize ? int64_t((end_offset_ - wal::kHeaderSize) / fsz) : 0;
+  if (next_handoff_frames_ <= 0) next_handoff_frames_ = opts_.handoff_frames;
+  if (frames < next_handoff_frames_ || force_full_) return false;
+  const int64_t fulls = full_l0s_;
+  const uint32_t salt = cur_salt1_;
+  const int64_t t0 = opts_.clock->MonotonicMs();
+  {
+    // 1. The second connection pins the WAL at its end while we capture past
+    //    it and end our own read transaction.
+    WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("BEGIN"));
+    TxRollback pin{&conn_w_};
+    WALSHIP_RETURN_IF_ERROR(conn_w_.QueryInt("SELECT COUNT(1) FROM _litestream_seq").status());
+    SyncResult ignored;
+    while (true) {
+      WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
+      if (caught_up) break;
+    }
+    WALSHIP_RETURN_IF_ERROR(EndReadTx());
+    if (opts_.handoff_checkpoint) {
+      // Backfills only frames we captured (conn_w_'s mark is before our end).
+      int nlog = 0, nckpt = 0;
+      sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+    }
+    // 2. Let go: everything before the cursor is in the pending file.
+    pin.armed = false;
+    WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("ROLLBACK"));
+  }
+  if (opts_.on_unpinned) {
+    opts_.on_unpinned();
+  } else {
+    // The app's next commit checkpoints what is left and its next write
+    // restarts the WAL (rewriting the header first).
+    File wal;
+    if (auto f = File::OpenRead(opts_.db_path + "-wal"); f.ok()) wal = std::move(f).value();
+    // Real time, not the injected clock: this only bounds how long we let go.
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(opts_.handoff_wait_us);
+    while (wal.valid()) {
+      auto same = WalStillIn(wal, cur_salt1_, cur_salt2_);
+      if (!same.ok() || !*same) break;
+      if (std::chrono::steady_clock::now() >= until) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+  }
+  // 3. Pin again and follow: the end of the old generation, then the new one.
+  WALSHIP_RETURN_IF_ERROR(BeginReadTx());
+  SyncResult ignored;
+  while (true) {
+    WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
+    if (caught_up) break;
+  }
+  if (full_l0s_ != fulls) {
+    handoff_enabled_ = false;
+    WLOG_WARN("{}: the WAL could not be followed through a hand-off (it restarted more than once, or too fast); "
+              "walship now checkpoints under a write barrier instead",
+              opts_.db_path);
+    return false;
+  }
+  const bool restarted = cur_salt1_ != salt;
+  WLOG_DEBUG("{}: hand-off at {} frames: {} in {} us", opts_.db_path, frames, restarted ? "restarted" : "no restart",
+             (opts_.clock->MonotonicMs() - t0) * 1000);
+  if (restarted) {
+    handoffs_++;
+    next_handoff_frames_ = opts_.handoff_frames;
+  } else {
+    // The app did not checkpoint (below its own threshold, or busy): try
+    // again after as many frames more.
+    next_handoff_frames_ = frames + std::max<int64_t>(opts_.handoff_frames / 4, 1);
+  }
+  return restarted;
 }
 
 Result<bool> DbSyncer::CheckpointWithBarrier() {
@@ -478,7 +789,12 @@ Result<bool> DbSyncer::MaybeCheckpoint(bool force) {
   const uint64_t fsz = wal::FrameSize(page_size_);
   const int64_t frames = end_offset_ > wal::kHeaderSize ? int64_t((end_offset_ - wal::kHeaderSize) / fsz) : 0;
   const int64_t now = opts_.clock->MonotonicMs();
-  bool due = force || (opts_.min_checkpoint_page_count > 0 && frames >= opts_.min_checkpoint_page_count) ||
+  // With hand-offs the app restarts the WAL; the barrier is the fallback
+  // for when it does not (autocheckpoint off, or long readers).
+  const int64_t min_frames = handoff_enabled_ && opts_.handoff_frames > 0
+                                 ? std::max(opts_.min_checkpoint_page_count, 4 * opts_.handoff_frames)
+                                 : opts_.min_checkpoint_page_count;
+  bool due = force || (opts_.min_checkpoint_page_count > 0 && frames >= min_frames) ||
              (opts_.checkpoint_interval_ms > 0 && synced_since_checkpoint_ &&
               now - last_checkpoint_ms_ >= opts_.checkpoint_interval_ms && frames > 1);
   if (!due) return false;
@@ -495,11 +811,11 @@ Result<bool> DbSyncer::MaybeCheckpoint(bool force) {
 
 Result<ltx::Header> DbSyncer::WriteSnapshot(const std::string& path) {
   if (txid_ == 0 || force_full_) return FailedPrecondition("no position yet: sync first");
-  if (!caught_up_) return FailedPrecondition("not caught up with the WAL: sync first");
+  if (!caught_up_ || pending_commit_ != 0) return FailedPrecondition("not caught up with the WAL: sync first");
   WALSHIP_ASSIGN_OR_RETURN(File wal, File::OpenRead(opts_.db_path + "-wal"));
   WALSHIP_ASSIGN_OR_RETURN(wal::Reader reader, wal::Reader::Open(&wal));
   const wal::Header hdr = reader.header();
-  if (end_offset_ > wal::kHeaderSize && (hdr.salt1 != last_.wal_salt1 || hdr.salt2 != last_.wal_salt2)) {
+  if (end_offset_ > wal::kHeaderSize && (hdr.salt1 != cur_salt1_ || hdr.salt2 != cur_salt2_)) {
     return FailedPrecondition("WAL restarted since the last sync: sync first");
   }
   // Every committed frame of this generation up to our position, plus the
@@ -524,7 +840,7 @@ Result<ltx::Header> DbSyncer::WriteSnapshot(const std::string& path) {
   }
   h.wal_salt1 = hdr.salt1;
   h.wal_salt2 = hdr.salt2;
-  WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, m, wal, /*all_pages=*/true, 0), "write snapshot " + path);
+  WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, m.pages, wal, wal::kFrameHeaderSize, /*all_pages=*/true, 0, &wal), "write snapshot " + path);
   return h;
 }
 
@@ -536,6 +852,14 @@ Status DbSyncer::Close() {
   }
   open_ = false;
   db_file_ = nullptr;
+  if (pending_.valid()) {
+    std::string p = pending_.path();
+    pending_.Close().IgnoreError();
+    RemoveFile(p).IgnoreError();
+  }
+  pending_pages_.clear();
+  pending_size_ = 0;
+  pending_commit_ = 0;
   Status s1 = conn_r_.Close();
   Status s2 = conn_w_.Close();
   if (first.ok()) first = s1;

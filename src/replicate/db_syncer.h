@@ -1,20 +1,38 @@
 #pragma once
-// DbSyncer: holds one SQLite database's WAL steady and turns each sync's newly
-// committed WAL frames into one local L0 LTX file in the meta directory
-// (<meta>/ltx/0/<txid>-<txid>.ltx), Litestream v0.5 compatible (compat
-// reference section 3). It never uploads; the Uploader does.
+// DbSyncer: holds one SQLite database's WAL steady, captures every committed
+// WAL frame, and turns what was captured since the last cut into one local L0
+// LTX file in the meta directory (<meta>/ltx/0/<txid>-<txid>.ltx), Litestream
+// v0.5 compatible (compat reference section 3). It never uploads; the
+// Uploader does.
 //
-// How the WAL is held steady: a long-running read transaction on a dedicated
-// connection pins the WAL (no other connection can restart it or backfill
-// frames past the read mark), so "DB file + synced WAL frames" is always a
-// consistent snapshot. The only WAL restarts while running happen inside
-// Checkpoint(), under a write barrier, after everything was synced.
+// How the WAL is held steady: a read transaction on a dedicated connection
+// pins the WAL (no other connection can restart it while we hold a read mark
+// >= 1; with read mark 0 nothing can be backfilled, so at most one restart),
+// so frames cannot vanish before they are captured.
+//
+// Capture and cut: Capture() copies the newest version of each page of the
+// newly committed frames into a pending file (<meta>/walship-pending, not
+// durable) and moves the cursor; a cut (SyncOnce) writes the pending pages as
+// one L0 file. The cursor can cross WAL generations between cuts.
+//
+// Hand-off (MaybeHandOff): a pinned WAL cannot restart, so it grows, and an
+// app with SQLite's default autocheckpoint then tries (and fails) to
+// checkpoint on every commit: a writer at full speed loses a third of its
+// throughput. So once the generation holds handoff_frames frames, the syncer
+// captures them, checkpoints what it captured, and lets go of the WAL for at
+// most handoff_wait_us: the app checkpoints and restarts the WAL as if walship
+// were not there. No write barrier is taken. The syncer then pins the new
+// generation and reads the end of the old one (frames committed while it let
+// go) from the file, proving that the new generation has not reached them
+// (its valid frames end before them); otherwise, or if the WAL restarted more
+// than once, it writes a full L0 (correct, just bigger) and stops handing off.
 //
 // Thread safety: not thread-safe; one thread (the monitor) calls everything.
 // Position() may be read from other threads.
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -42,6 +60,17 @@ struct SyncerOptions {
   // Checkpoint in two phases: first without the write barrier (the app keeps
   // writing while most frames are copied), then under it for the rest.
   bool pre_checkpoint = true;
+  // Hand-off (see above): once the WAL generation holds this many captured
+  // frames. 0 disables it (the WAL then restarts only at our checkpoints,
+  // under the write barrier).
+  int64_t handoff_frames = 1000;
+  // Checkpoint the captured frames ourselves before letting go (else the
+  // app's own autocheckpoint does it).
+  bool handoff_checkpoint = false;
+  // The longest the WAL is left unpinned in a hand-off.
+  int64_t handoff_wait_us = 5000;
+  // Tests: runs in the unpinned window of a hand-off instead of the wait.
+  std::function<void()> on_unpinned;
 };
 
 // Default meta dir, as Litestream: <dir>/.<basename>-litestream
@@ -80,8 +109,25 @@ class DbSyncer {
   // local state is reset so the next sync writes a full L0 at remote+1.
   Status ReconcileWithReplica(uint64_t remote_txid, const std::string& remote_l0_path);
 
-  // Reads new committed frames and writes at most one L0 file.
+  // Captures new committed frames (at most max_sync_wal_bytes of WAL), then
+  // writes what is pending as one L0 file (the cut). At most one file, or two
+  // when the WAL had to be read whole (a full L0).
   Result<SyncResult> SyncOnce();
+
+  // Captures new committed frames into the pending file without writing an
+  // L0 file (unless a full L0 is needed). Returns the number of WAL frames read.
+  Result<int64_t> Capture();
+
+  // Hands the WAL back to the app for a restart if the generation holds
+  // handoff_frames captured frames (see above). Returns true if the WAL
+  // restarted.
+  Result<bool> MaybeHandOff();
+
+  bool handoff_enabled() const { return handoff_enabled_; }
+  uint64_t pending_bytes() const { return pending_size_; }
+  // Hand-offs that restarted the WAL, and full L0 files written since Open.
+  int64_t handoffs() const { return handoffs_; }
+  int64_t full_l0s() const { return full_l0s_; }
 
   // Syncs, then runs a PASSIVE checkpoint under a write barrier if the WAL is
   // over min_checkpoint_page_count frames or checkpoint_interval has passed
@@ -111,11 +157,14 @@ class DbSyncer {
     uint32_t last_ck1 = 0, last_ck2 = 0; // checksum of the last committed frame
     bool frames_seen = false;            // at least one commit frame was read
     bool bounded = false;                // stopped early at max_sync_wal_bytes
+    uint64_t valid_end = 0;              // end of the last valid frame, committed or not
+    int64_t frames_read = 0;
   };
   struct Decision {
     uint64_t offset = 0;
     bool snapshot = false;
     std::string reason;
+    bool tail = false;  // one WAL restart since the cursor: read the old generation's end first
   };
 
   Status OpenConnections();
@@ -127,12 +176,27 @@ class DbSyncer {
   Result<Decision> Verify(const File& wal, const wal::Header& hdr);
   Result<bool> LastFrameMatches(const File& wal, uint64_t frame_offset);
   Result<PageMap> ScanWal(const File& wal, uint64_t from, uint64_t limit, bool bounded);
+  Result<PageMap> ScanFrom(wal::Reader& r, uint64_t from, uint64_t limit, bool bounded);
   Status ReadDbPage(uint32_t pgno, uint8_t* buf);
   Result<uint32_t> DbFilePageCount();
-  Status WriteLtx(const std::string& path, const ltx::Header& h, const PageMap& m, const File& wal,
-                  bool all_pages, uint32_t prev_commit);
-  Result<SyncResult> SyncLocked(bool bounded);
-  // Syncs to the end, then moves our read transaction across a PASSIVE checkpoint.
+  // Pages from `src` (page data at map offset + skip) or, if absent, from the
+  // database file. If wal_check is set, the WAL must still be in the
+  // generation of h's salts after every page was read (else kUnavailable and
+  // nothing is written): a read mark 0 allows one restart.
+  Status WriteLtx(const std::string& path, const ltx::Header& h, const std::map<uint32_t, uint64_t>& pages,
+                  const File& src, uint64_t skip, bool all_pages, uint32_t prev_commit, const File* wal_check);
+  // Capture until caught up (or one bounded chunk); may write a full L0.
+  Result<bool> CaptureLocked(bool bounded, SyncResult* res);
+  Result<bool> FullL0(const File& wal, const wal::Header& hdr, const std::string& reason, SyncResult* res);
+  Status CaptureTail(const File& wal, const wal::Header& hdr);
+  // Copies m's pages into the pending file; false if a frame may have been
+  // overwritten by a new WAL generation before it was copied.
+  Result<bool> Stash(const File& wal, const PageMap& m, uint32_t salt1, uint32_t salt2);
+  void ResetPending();
+  void Advance(const PageMap& m, const wal::Header& gen);
+  void EnterGeneration(const wal::Header& hdr);  // cursor at the start of hdr's generation
+  Result<SyncResult> Cut();
+  // Captures to the end, then moves our read transaction across a PASSIVE checkpoint.
   Status SyncAndCheckpoint(const char* what);
   Status PreCheckpoint();
   Result<bool> CheckpointWithBarrier();  // false: busy, not run
@@ -151,13 +215,28 @@ class DbSyncer {
   // Position: the newest local L0 file.
   std::atomic<uint64_t> txid_{0};
   ltx::Header last_;                 // its header
-  uint64_t end_offset_ = 0;          // last_.wal_offset + last_.wal_size
+  // Cursor: where the next capture continues (the position plus what is
+  // pending). Generation = WAL salts.
+  uint32_t cur_salt1_ = 0, cur_salt2_ = 0;
+  uint64_t end_offset_ = 0;          // after the last captured commit frame
   std::optional<std::pair<uint32_t, uint32_t>> last_frame_ck_;  // in-memory only
+  std::optional<wal::Header> gen_hdr_;  // the cursor generation's WAL header, once read
+  // Pending: captured since the last cut.
+  File pending_;
+  std::map<uint32_t, uint64_t> pending_pages_;  // pgno -> offset in pending_
+  uint64_t pending_size_ = 0;
+  uint32_t pending_commit_ = 0;      // db size after the last captured commit; 0: nothing pending
+  uint64_t pending_start_ = 0;       // where the pending frames of the cursor generation start
   // Set by our own checkpoint: the WAL may restart exactly once, and we had
-  // synced every frame of the old generation under the barrier.
+  // captured every frame of the old generation under the barrier.
   bool expect_restart_ = false;
-  bool force_full_ = false;   // local state was reset: the next file holds every page
+  bool force_full_ = false;   // the next file holds every page
+  std::string full_reason_ = "local state reset";
   bool caught_up_ = false;    // the last sync read every committed frame
+  bool handoff_enabled_ = true;
+  int64_t next_handoff_frames_ = 0;
+  int64_t handoffs_ = 0;
+  int64_t full_l0s_ = 0;
   int64_t last_checkpoint_ms_ = 0;
   bool synced_since_checkpoint_ = false;
   std::vector<uint8_t> page_buf_;

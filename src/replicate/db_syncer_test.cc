@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,7 @@
 #include "sqlite/sqlite.h"
 #include "storage/file_store.h"
 #include "storage/mem_store.h"
+#include "wal/wal_reader.h"
 
 namespace walship::replicate {
 namespace {
@@ -51,7 +53,16 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
     o.db_path = db_path_;
     o.min_checkpoint_page_count = 0;
     o.checkpoint_interval_ms = 0;
+    o.handoff_frames = handoff_frames_;
+    o.on_unpinned = on_unpinned_;
     return o;
+  }
+  // Salt-1 of the WAL file's header: +1 per restart.
+  uint32_t WalSalt1() {
+    auto f = File::OpenRead(db_path_ + "-wal");
+    if (!f.ok()) return 0;
+    auto r = wal::Reader::Open(&*f);
+    return r.ok() ? r->header().salt1 : 0;
   }
   void OpenSyncer() {
     syncer_ = std::make_unique<DbSyncer>(Opts());
@@ -98,6 +109,8 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
   std::unique_ptr<DbSyncer> syncer_;
   std::unique_ptr<Uploader> uploader_;
   int restores_ = 0;
+  int64_t handoff_frames_ = 0;
+  std::function<void()> on_unpinned_;
 };
 
 TEST_P(SyncerTest, FirstSyncIsASnapshotAndRestoresExactly) {
@@ -296,6 +309,121 @@ TEST_P(SyncerTest, RestoreOfACorruptOrMissingFileFailsNamingItAndLeavesNothing) 
   EXPECT_NE(gr.status().message().find("gap in the TXID chain"), std::string::npos) << gr.status().message();
   EXPECT_NE(gr.status().message().find(ltx::FormatFileName(3, 3)), std::string::npos) << gr.status().message();
   EXPECT_FALSE(FileExists(g.output));
+}
+
+
+// Hand-off: the syncer lets go of the WAL so the app restarts it. Here the
+// "app" acts inside the unpinned window: it commits frames the syncer has not
+// read (the old generation's tail), checkpoints everything and restarts the
+// WAL with its next commit. The syncer must pick up the tail from the file.
+TEST_P(SyncerTest, HandOffFollowsTheAppsRestartAndReadsTheOldGenerationsTail) {
+  handoff_frames_ = 10;
+  int next = 100000;
+  on_unpinned_ = [&] {
+    // The tail: committed after the capture, before the restart, in pages
+    // that the new generation's first commit does not rewrite.
+    Write(next, 3, int(GetParam() / 3));
+    Write(next + 3, 2, int(GetParam() / 3));
+    ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+    Write(1, 1, 50);  // restarts the WAL (nothing pins it)
+    next += 10;
+  };
+  OpenSyncer();
+  Sync();
+  std::vector<std::string> states;
+  for (int round = 0; round < 4; round++) {
+    Write(round * 100, 40, int(GetParam() / 4));
+    ASSERT_TRUE(syncer_->Capture().ok());
+    const uint32_t salt = WalSalt1();
+    auto h = syncer_->MaybeHandOff();
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    EXPECT_TRUE(*h) << "round " << round;
+    EXPECT_EQ(WalSalt1(), salt + 1) << "exactly one restart, made by the app";
+    Write(round * 100 + 50, 3, 300);
+    SyncResult r = Sync();
+    EXPECT_TRUE(r.wrote);
+    EXPECT_FALSE(r.snapshot) << r.reason;
+    states.push_back(AppContent());
+  }
+  EXPECT_EQ(syncer_->handoffs(), 4);
+  EXPECT_EQ(syncer_->full_l0s(), 1) << "only the initial snapshot";
+  EXPECT_TRUE(syncer_->handoff_enabled());
+  const uint64_t first = syncer_->Position() - states.size() + 1;
+  for (size_t i = 0; i < states.size(); i++) EXPECT_EQ(Restored(first + i), states[i]) << "txid " << first + i;
+}
+
+// Between cuts the cursor crosses several generations: one L0 file holds them all.
+TEST_P(SyncerTest, OneCutSpansSeveralWalGenerations) {
+  handoff_frames_ = 10;
+  on_unpinned_ = [&] {
+    ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+  };
+  OpenSyncer();
+  Sync();
+  const uint64_t pos = syncer_->Position();
+  for (int round = 0; round < 5; round++) {
+    Write(round * 50, 40, int(GetParam() / 4));
+    Write(round * 50 + 1, 1, 200);  // the same rows again: newest version wins
+    ASSERT_TRUE(syncer_->Capture().ok());
+    auto h = syncer_->MaybeHandOff();
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    EXPECT_FALSE(*h) << "nobody wrote: the WAL restarts with the next commit";
+  }
+  Write(999, 1);
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.wrote);
+  EXPECT_FALSE(r.snapshot) << r.reason;
+  EXPECT_EQ(r.txid, pos + 1) << "one file";
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, TwoRestartsWhileUnpinnedWriteAFullL0AndStopHandOffs) {
+  handoff_frames_ = 10;
+  on_unpinned_ = [&] {
+    Write(5000, 2, 300);
+    ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+    Write(5002, 2, 300);  // restart 1
+    ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+    Write(5004, 2, 300);  // restart 2: the frames of generation 2 are gone
+  };
+  OpenSyncer();
+  Sync();
+  Write(1, 40, int(GetParam() / 4));
+  ASSERT_TRUE(syncer_->Capture().ok());
+  auto h = syncer_->MaybeHandOff();
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_FALSE(syncer_->handoff_enabled());
+  EXPECT_EQ(syncer_->full_l0s(), 2);
+  Write(100, 3);
+  SyncResult r = Sync();
+  EXPECT_FALSE(r.snapshot) << "the full L0 was already written: " << r.reason;
+  EXPECT_EQ(Restored(), AppContent());
+  // No more hand-offs: the WAL now only restarts at our checkpoints.
+  Write(200, 40, int(GetParam() / 4));
+  ASSERT_TRUE(syncer_->Capture().ok());
+  EXPECT_FALSE(*syncer_->MaybeHandOff());
+}
+
+TEST_P(SyncerTest, NewGenerationOverwritingTheUnreadTailForcesAFullL0) {
+  handoff_frames_ = 10;
+  on_unpinned_ = [&] {
+    Write(7000, 3, 300);  // the tail, not read yet
+    ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+    // One restart, then more frames than the old generation had: the tail's
+    // frame slots are overwritten before the syncer reads them.
+    for (int i = 0; i < 30; i++) Write(7100 + i * 10, 4, 300);
+  };
+  OpenSyncer();
+  Sync();
+  Write(1, 40, int(GetParam() / 4));
+  ASSERT_TRUE(syncer_->Capture().ok());
+  const uint32_t salt = WalSalt1();
+  auto h = syncer_->MaybeHandOff();
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(WalSalt1(), salt + 1) << "one restart";
+  EXPECT_EQ(syncer_->full_l0s(), 2) << "the tail could not be proven intact";
+  Sync();
+  EXPECT_EQ(Restored(), AppContent());
 }
 
 TEST(ReplicatorWaiting, AMissingDatabaseCostsNoReplicaRequests) {

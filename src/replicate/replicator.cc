@@ -11,6 +11,10 @@ namespace walship::replicate {
 
 namespace {
 constexpr int64_t kMaxBackoffMs = 5 * 60 * 1000;
+// Between cuts the monitor polls the WAL every 1 ms while it grows, backing
+// off to 64 ms while it does not.
+constexpr int64_t kMinTickMs = 1;
+constexpr int64_t kMaxTickMs = 64;
 
 std::string MetaDir(const SyncerOptions& o) { return o.meta_dir.empty() ? DefaultMetaDir(o.db_path) : o.meta_dir; }
 
@@ -81,10 +85,22 @@ Status Replicator::MaybeSnapshot(bool force) {
   bool due = snap == 0 ||
              (pos > snap && (force || compact::IsDue(now, opts_.snapshot_interval_ms, uploader_.snapshot_time_ms())));
   if (!due) return Status::OK();
-  std::string path = JoinPath(LocalSnapshotDir(MetaDir(opts_.syncer)), ltx::FormatFileName(1, pos));
-  WALSHIP_ASSIGN_OR_RETURN(ltx::Header h, syncer_.WriteSnapshot(path));
-  uploader_.SnapshotWritten(pos, h.timestamp_ms);
-  WLOG_INFO("{}: snapshot written at {} ({} pages)", db_path(), ltx::FormatTxid(pos), h.commit);
+  // The snapshot is of the position: nothing may be pending. The WAL may
+  // restart (once) under a read mark 0 after a hand-off: then sync again.
+  Result<ltx::Header> written = Internal("no snapshot attempt");
+  uint64_t at = pos;
+  for (int attempt = 0; attempt < 3; attempt++) {
+    at = syncer_.Position();
+    written = syncer_.WriteSnapshot(JoinPath(LocalSnapshotDir(MetaDir(opts_.syncer)), ltx::FormatFileName(1, at)));
+    if (written.ok()) break;
+    const Code c = written.status().code();
+    if (c != Code::kFailedPrecondition && c != Code::kUnavailable) break;
+    WALSHIP_RETURN_IF_ERROR(SyncUntilCaughtUp());
+  }
+  if (!written.ok()) return written.status();
+  const ltx::Header h = *written;
+  uploader_.SnapshotWritten(at, h.timestamp_ms);
+  WLOG_INFO("{}: snapshot written at {} ({} pages)", db_path(), ltx::FormatTxid(at), h.commit);
   return Status::OK();
 }
 
@@ -158,24 +174,47 @@ bool Replicator::WaitFor(std::stop_token& st, int64_t ms) {
 void Replicator::MonitorLoop(std::stop_token st) {
   std::string last_error;
   int64_t backoff = opts_.monitor_interval_ms;
+  int64_t next_cut = 0;
+  int64_t tick = kMinTickMs;
+  const bool handoff = opts_.syncer.handoff_frames > 0;
   while (!st.stop_requested()) {
     Status s;
     if (!syncer_.is_open()) s = OpenAndReconcile();
-    if (s.ok()) s = SyncUntilCaughtUp();
-    if (s.ok()) s = MaybeSnapshot(false);
-    if (s.ok()) {
-      auto c = syncer_.MaybeCheckpoint(false);
-      if (!c.ok()) s = c.status();
+    const int64_t now = opts_.syncer.clock->MonotonicMs();
+    const bool cut = now >= next_cut;
+    bool grew = false;
+    if (s.ok() && cut) {
+      // Every monitor interval: one L0 file with what was captured.
+      s = SyncUntilCaughtUp();
+      if (s.ok()) s = MaybeSnapshot(false);
+      if (s.ok()) {
+        auto c = syncer_.MaybeCheckpoint(false);
+        if (!c.ok()) s = c.status();
+      }
+    } else if (s.ok()) {
+      // Between cuts: follow the WAL so it can be handed back to the app
+      // for a restart before it grows (see DbSyncer).
+      auto n = syncer_.Capture();
+      if (!n.ok()) s = n.status();
+      else grew = *n > 0;
+      if (s.ok() && syncer_.pending_bytes() >= opts_.syncer.max_sync_wal_bytes) s = SyncUntilCaughtUp();
+    }
+    if (s.ok() && handoff) {
+      auto h = syncer_.MaybeHandOff();
+      if (!h.ok()) s = h.status();
     }
     if (s.ok()) {
       if (!last_error.empty()) WLOG_INFO("{}: sync recovered", db_path());
       last_error.clear();
       backoff = opts_.monitor_interval_ms;
-      {
-        std::lock_guard lk(mu_);
-        upload_wanted_ = true;
+      if (cut) {
+        next_cut = now + opts_.monitor_interval_ms;
+        {
+          std::lock_guard lk(mu_);
+          upload_wanted_ = true;
+        }
+        cv_.notify_all();
       }
-      cv_.notify_all();
     } else {
       if (s.message() != last_error) {
         if (s.code() == Code::kNotFound && !syncer_.is_open()) WLOG_INFO("{}: waiting: {}", db_path(), s.message());
@@ -184,10 +223,17 @@ void Replicator::MonitorLoop(std::stop_token st) {
       last_error = s.message();
       backoff = std::min<int64_t>(backoff * 2, kMaxBackoffMs);
       if (s.code() == Code::kNotFound) backoff = opts_.monitor_interval_ms;
+      next_cut = 0;
       if (!WaitFor(st, backoff)) break;
       continue;
     }
-    if (!WaitFor(st, opts_.monitor_interval_ms)) break;
+    // Polls fast while the WAL grows, slower while it is idle; never past the next cut.
+    int64_t wait = next_cut - opts_.syncer.clock->MonotonicMs();
+    if (handoff) {
+      tick = grew ? kMinTickMs : std::min<int64_t>(tick * 2, kMaxTickMs);
+      wait = std::min(wait, tick);
+    }
+    if (wait > 0 && !WaitFor(st, wait)) break;
   }
   // Final sync: everything committed so far goes into a local L0 file.
   if (syncer_.is_open()) {

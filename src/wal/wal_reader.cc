@@ -129,6 +129,14 @@ Status Reader::Seek(uint64_t offset) {
   return Status::OK();
 }
 
+Reader Reader::Resume(const File* f, const Header& gen, uint64_t offset, uint32_t ck1, uint32_t ck2) {
+  Reader r(f, gen);
+  r.offset_ = offset;
+  r.s1_ = ck1;
+  r.s2_ = ck2;
+  return r;
+}
+
 Result<bool> Reader::Next(Frame* frame, uint8_t* page) {
   const size_t fsize = size_t(FrameSize(hdr_.page_size));
   buf_.resize(fsize);

@@ -57,6 +57,12 @@ class Reader {
   // Reads and validates the WAL header from f (which must outlive the Reader).
   static Result<Reader> Open(const File* f);
 
+  // Continues a generation whose header is no longer in the file (the WAL
+  // restarted since): frames at `offset` and after must carry gen's salts and
+  // continue the checksum chain from (ck1, ck2), the previous frame's
+  // checksum. gen's magic and page size say how to checksum.
+  static Reader Resume(const File* f, const Header& gen, uint64_t offset, uint32_t ck1, uint32_t ck2);
+
   const Header& header() const { return hdr_; }
   uint32_t page_size() const { return hdr_.page_size; }
 
