@@ -180,6 +180,7 @@ constexpr KeySpec kDbKeys[] = {
     {"checkpoint-interval"},
     {"busy-timeout"},
     {"min-checkpoint-page-count"},
+    {"handoff-frames"},
     {"truncate-page-n"},
     {"max-sync-wal-bytes"},
     {"restore-if-db-not-exists"},
@@ -429,6 +430,7 @@ Result<DbConfig> ParseDb(ParseState* st, const YAML::Node& node, size_t index, c
   WALSHIP_RETURN_IF_ERROR(s.ReadDuration("checkpoint-interval", Bound::kNonNegative, &db.checkpoint_interval_ms));
   WALSHIP_RETURN_IF_ERROR(s.ReadDuration("busy-timeout", Bound::kNonNegative, &db.busy_timeout_ms));
   WALSHIP_RETURN_IF_ERROR(s.ReadInt("min-checkpoint-page-count", Bound::kNonNegative, &db.min_checkpoint_page_count));
+  WALSHIP_RETURN_IF_ERROR(s.ReadInt("handoff-frames", Bound::kNonNegative, &db.handoff_frames));
   WALSHIP_RETURN_IF_ERROR(s.ReadInt("truncate-page-n", Bound::kAny, &db.truncate_page_n));
   if (db.truncate_page_n == 0) db.truncate_page_n = DbConfig().truncate_page_n;
   WALSHIP_RETURN_IF_ERROR(s.ReadInt("max-sync-wal-bytes", Bound::kNonNegative, &db.max_sync_wal_bytes));

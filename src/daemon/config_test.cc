@@ -101,6 +101,7 @@ TEST(Config, DefaultsOfDbAndReplica) {
   EXPECT_EQ(db.checkpoint_interval_ms, 60'000);
   EXPECT_EQ(db.busy_timeout_ms, 1000);
   EXPECT_EQ(db.min_checkpoint_page_count, 1000);
+  EXPECT_EQ(db.handoff_frames, 1000);
   EXPECT_EQ(db.truncate_page_n, 121359);
   EXPECT_EQ(db.max_sync_wal_bytes, 67'108'864);
   EXPECT_FALSE(db.restore_if_db_not_exists);
@@ -144,6 +145,7 @@ dbs:
     checkpoint-interval: 0
     busy-timeout: 5s
     min-checkpoint-page-count: 2_000
+    handoff-frames: 0
     truncate-page-n: -1
     max-sync-wal-bytes: 1048576
     restore-if-db-not-exists: yes
@@ -184,6 +186,7 @@ dbs:
   EXPECT_EQ(db.checkpoint_interval_ms, 0);
   EXPECT_EQ(db.busy_timeout_ms, 5000);
   EXPECT_EQ(db.min_checkpoint_page_count, 2000);
+  EXPECT_EQ(db.handoff_frames, 0);
   EXPECT_EQ(db.truncate_page_n, -1);
   EXPECT_EQ(db.max_sync_wal_bytes, 1'048'576);
   EXPECT_TRUE(db.restore_if_db_not_exists);
@@ -552,6 +555,8 @@ const ErrorCase kErrorCases[] = {
     {"ZeroConcurrency", "concurrency: 0\n", "concurrency (line 1): must be greater than 0"},
     {"NegativeMinCheckpointPages", "dbs:\n  - {path: /a.db, min-checkpoint-page-count: -1, replica: {path: /b}}\n",
      "min-checkpoint-page-count (line 2): must not be negative"},
+    {"NegativeHandoffFrames", "dbs:\n  - {path: /a.db, handoff-frames: -1, replica: {path: /b}}\n",
+     "handoff-frames (line 2): must not be negative"},
     {"DurationIsList", "l0-retention: [1s]\n", "l0-retention (line 1): want a single value, got a list"},
     {"StringIsMap", "dbs:\n  - {path: {a: b}, replica: {path: /b}}\n", "path (line 2): want a string, got a mapping"},
     {"UnknownLogLevel", "logging:\n  level: loud\n", "logging.level (line 2): unknown log level \"loud\""},

@@ -21,6 +21,7 @@ Result<DbJob> JobFromConfig(const Config& cfg, const DbConfig& db) {
   o.syncer.meta_dir = db.meta_path;
   o.syncer.busy_timeout_ms = int(db.busy_timeout_ms);
   o.syncer.min_checkpoint_page_count = db.min_checkpoint_page_count;
+  o.syncer.handoff_frames = db.handoff_frames;
   o.syncer.checkpoint_interval_ms = db.checkpoint_interval_ms;
   o.syncer.max_sync_wal_bytes = db.max_sync_wal_bytes > 0 ? uint64_t(db.max_sync_wal_bytes) : UINT64_MAX;
   o.monitor_interval_ms = db.monitor_interval_ms;

@@ -95,6 +95,7 @@ Status DbSyncer::Open() {
   ResetPending();
   handoff_enabled_ = true;
   next_handoff_frames_ = 0;
+  handoff_step_ = 0;
 
   Status s = OpenConnections();
   if (s.ok()) s = EnsureWalHeader();
@@ -537,6 +538,12 @@ Result<bool> DbSyncer::CaptureLocked(bool bounded, SyncResult* res) {
     } else if (!d.snapshot && (hdr.salt1 != cur_salt1_ || hdr.salt2 != cur_salt2_)) {
       EnterGeneration(hdr);  // after our own checkpoint: nothing was left behind
     }
+    if (d.snapshot && !force_full_ && txid_ != 0 && attempt < 3) {
+      // A restart since the header was read makes the position look wrong:
+      // look again (the old generation's end is then read as a tail).
+      WALSHIP_ASSIGN_OR_RETURN(bool same, WalStillIn(wal, hdr.salt1, hdr.salt2));
+      if (!same) continue;
+    }
     if (d.snapshot) {
       auto full = FullL0(wal, hdr, d.reason, res);
       // A read mark 0 lets the WAL restart once while the file is written.
@@ -550,15 +557,20 @@ Result<bool> DbSyncer::CaptureLocked(bool bounded, SyncResult* res) {
       caught_up_ = true;
       return true;
     }
-    auto scanned = ScanWal(wal, d.offset, UINT64_MAX, bounded);
-    if (!scanned.ok() && d.offset > wal::kHeaderSize) {
-      // The frame before our position no longer carries this generation's salts.
-      force_full_ = true;
-      full_reason_ = "wal changed under the position: " + scanned.status().message();
+    // The reader keeps the header Verify saw, even if the WAL restarts now.
+    Status seek = d.offset > wal::kHeaderSize ? reader.Seek(d.offset) : Status::OK();
+    if (!seek.ok()) {
+      // The frame before our position no longer carries this generation's
+      // salts: a restart since Verify (then the next pass reads the old
+      // generation's end), or the WAL was rewritten under us.
+      WALSHIP_ASSIGN_OR_RETURN(bool same, WalStillIn(wal, hdr.salt1, hdr.salt2));
+      if (same || attempt >= 3) {
+        force_full_ = true;
+        full_reason_ = "wal changed under the position: " + seek.message();
+      }
       continue;
     }
-    if (!scanned.ok()) return scanned.status();
-    PageMap m = std::move(scanned).value();
+    WALSHIP_ASSIGN_OR_RETURN(PageMap m, ScanFrom(reader, d.offset, UINT64_MAX, bounded));
     if (!m.frames_seen) {
       Advance(m, hdr);
       caught_up_ = true;
@@ -759,10 +771,13 @@ Result<bool> DbSyncer::MaybeHandOff() {
   if (restarted) {
     handoffs_++;
     next_handoff_frames_ = opts_.handoff_frames;
+    handoff_step_ = 0;
   } else {
     // The app did not checkpoint (below its own threshold, or busy): try
     // again after as many frames more.
-    next_handoff_frames_ = frames + std::max<int64_t>(opts_.handoff_frames / 4, 1);
+    handoff_step_ = handoff_step_ <= 0 ? std::max<int64_t>(opts_.handoff_frames / 4, 1)
+                                       : std::min<int64_t>(handoff_step_ * 2, 8 * opts_.handoff_frames);
+    next_handoff_frames_ = frames + handoff_step_;
   }
   return restarted;
 }

@@ -68,7 +68,7 @@ struct SyncerOptions {
   // app's own autocheckpoint does it).
   bool handoff_checkpoint = false;
   // The longest the WAL is left unpinned in a hand-off.
-  int64_t handoff_wait_us = 5000;
+  int64_t handoff_wait_us = 20000;
   // Tests: runs in the unpinned window of a hand-off instead of the wait.
   std::function<void()> on_unpinned;
 };
@@ -235,6 +235,7 @@ class DbSyncer {
   bool caught_up_ = false;    // the last sync read every committed frame
   bool handoff_enabled_ = true;
   int64_t next_handoff_frames_ = 0;
+  int64_t handoff_step_ = 0;  // after hand-offs without a restart: frames until the next try
   int64_t handoffs_ = 0;
   int64_t full_l0s_ = 0;
   int64_t last_checkpoint_ms_ = 0;

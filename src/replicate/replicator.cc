@@ -199,6 +199,14 @@ void Replicator::MonitorLoop(std::stop_token st) {
       else grew = *n > 0;
       if (s.ok() && syncer_.pending_bytes() >= opts_.syncer.max_sync_wal_bytes) s = SyncUntilCaughtUp();
     }
+    if (s.ok() && cut) {
+      next_cut = now + opts_.monitor_interval_ms;
+      {
+        std::lock_guard lk(mu_);
+        upload_wanted_ = true;
+      }
+      cv_.notify_all();
+    }
     if (s.ok() && handoff) {
       auto h = syncer_.MaybeHandOff();
       if (!h.ok()) s = h.status();
@@ -207,14 +215,6 @@ void Replicator::MonitorLoop(std::stop_token st) {
       if (!last_error.empty()) WLOG_INFO("{}: sync recovered", db_path());
       last_error.clear();
       backoff = opts_.monitor_interval_ms;
-      if (cut) {
-        next_cut = now + opts_.monitor_interval_ms;
-        {
-          std::lock_guard lk(mu_);
-          upload_wanted_ = true;
-        }
-        cv_.notify_all();
-      }
     } else {
       if (s.message() != last_error) {
         if (s.code() == Code::kNotFound && !syncer_.is_open()) WLOG_INFO("{}: waiting: {}", db_path(), s.message());
