@@ -4,10 +4,11 @@ printed as ONE table (issue 5 item 7). Every timing is also given as a ratio to
 the peer and to a raw curl transfer of the same bytes, all in the same run
 (the machine is noisy: compare ratios, not absolutes).
 
-  1. restore latest (time, peak RSS) of a --sizes database (100M, 1G) with
-     ~1000 small write transactions of history: build the database, replicate,
-     initial snapshot, 1000 transactions, wait until replicated, stop, restore
-     into a new file, content hash = the source's. Baseline: curl GETs of the
+  1. restore latest (time; peak RSS = the restore process's own VmHWM) of a
+     --sizes database (100M, 1G) with ~1000 small write transactions of
+     history: build the database, replicate, initial snapshot, 1000
+     transactions, wait until replicated, stop, restore into a new file,
+     content hash = the source's. Baseline: curl GETs of the
      objects the tool's restore reads (walship: `restore -dry-run -json`;
      Litestream: its generation's snapshot + WAL segments), 8 parallel ranges.
   2. initial snapshot upload: walship `replicate -once`; Litestream: from
@@ -27,9 +28,11 @@ the peer and to a raw curl transfer of the same bytes, all in the same run
 
 Usage:
   bench/vs_litestream.py --walship BIN [--litestream BIN] [--sizes 100M,1G]
-                         [--quick] [--out table.md] [--keep]
+                         [--quick] [--only LIST] [--out table.md] [--keep]
+--only: comma-separated scenarios, from restore (1), snapshot (2), steady
+(3, 5, 6), throughput (4); default all. The table shows only their rows.
 --quick: 100 MB only, 20 s steady runs, 5 s throughput runs (~4 min).
-The full run (100M,1G, 60 s steady runs, 15 s throughput runs) takes ~15 min.
+The full run (100M,1G, 60 s steady runs, 10 s throughput runs) takes ~15 min.
 Litestream v0.3.13 comes from `npm ci` (node_modules/@flydotio/...); moto_server,
 curl, boto3 must be installed. Progress goes to stderr, the table to stdout.
 """
@@ -61,6 +64,7 @@ import s3_testlib as t  # noqa: E402
 BUCKET = "vsbench"
 HISTORY_TX, HISTORY_TPS = 1000, 200      # transactions of history, at most this many per second
 STEADY_TPS = 20
+SCENARIOS = ("restore", "snapshot", "steady", "throughput")  # --only; steady = items 3, 5, 6
 
 # Exactly N small transactions (5 row updates of 512 random bytes each in
 # make_db's table t), paced at most R per second; prints N.
@@ -223,24 +227,59 @@ class Env:
             self.moto = None
 
 
-def run_measured(cmd, timeout=1800):
-    """Runs cmd; returns (seconds, peak RSS in KiB, returncode, output)."""
+def _vm_hwm_kb(pid):
+    """VmHWM of pid in KiB; 0 once it has exited (a zombie has no memory lines)."""
+    try:
+        return rss_peak_kb(pid)
+    except OSError:
+        return 0
+
+
+def run_measured(cmd, timeout=1800, sample_s=0.02):
+    """Runs cmd; returns (seconds, peak RSS in KiB, returncode, output).
+
+    Peak RSS is the child's own VmHWM (/proc/PID/status), read every sample_s
+    until it exits; VmHWM never decreases, so the last value read is the peak,
+    missing at most a rise in the last sample_s (an exited child, a zombie, has
+    no VmHWM any more). Checked against `/usr/bin/time -v` run from a shell.
+    Not ru_maxrss from wait4: the child is forked from this Python process and
+    exec keeps the process-wide maxrss, so ru_maxrss counts the fork's copy of
+    Python's resident pages (43-80 MiB seen, whatever the command used)."""
     out = tempfile.TemporaryFile()
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                          preexec_fn=t._die_with_parent)
+    peak, done = [0], threading.Event()
+
+    def sample():  # Popen returns after the exec: every value read is the command's own
+        while not done.is_set():
+            peak[0] = max(peak[0], _vm_hwm_kb(p.pid))
+            done.wait(sample_s)
+
+    sampler = threading.Thread(target=sample, name="vmhwm-%d" % p.pid, daemon=True)
+    killer = threading.Timer(timeout, p.kill)  # p is not reaped before killer is cancelled: no pid reuse
+    sampler.start()
+    killer.start()
     try:
-        _, status, ru = os.wait4(p.pid, 0)
+        os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)  # not reaped: the sampler never reads a reused pid
+        secs = time.monotonic() - t0
+        killer.cancel()
+        done.set()
+        sampler.join()
+        p.wait()
     except BaseException:
+        killer.cancel()
+        done.set()
         p.kill()
         p.wait()
         raise
-    secs = time.monotonic() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    out.seek(0)
-    text = out.read().decode(errors="replace")
-    out.close()
-    return secs, ru.ru_maxrss, p.returncode, text
+    finally:
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+        out.close()
+    if secs >= timeout:
+        raise subprocess.TimeoutExpired(cmd, timeout, text)
+    return secs, peak[0], p.returncode, text
 
 
 # ---- curl baselines --------------------------------------------------------
@@ -405,7 +444,10 @@ class Litestream3:
 
 # ---- scenario 1+2: snapshot, history, restore --------------------------------
 
-def scenario_restore(args, tools, mb, template, res):
+def scenario_restore(args, tools, mb, template, res, only):
+    """Scenario 1 if "restore" in only, 2 if "snapshot" in only (a restore
+    needs the snapshot, but its curl PUT baseline is skipped when not asked)."""
+    do_snap, do_restore = "snapshot" in only, "restore" in only
     tmp = tempfile.mkdtemp(prefix="vs-restore-", dir=args.tmp)
     env = Env(tmp)
     try:
@@ -421,50 +463,59 @@ def scenario_restore(args, tools, mb, template, res):
             log("%s: initial snapshot" % tag)
             snap_s, snap_objs = tool.initial_snapshot(env, cfg, prefix, logp)
             snap_bytes = sum(s for _, s in snap_objs)
-            if isinstance(tool, Walship):
-                proc = env.spawn(tool.replicate_cmd(cfg), logp)
-            else:
-                proc = tool.proc
-            log("%s: snapshot %.2f s (%.1f MB in %d objects); writing %d transactions" % (
-                tag, snap_s, snap_bytes / 1e6, len(snap_objs), HISTORY_TX))
-            wr = subprocess.run([sys.executable, "-c", HISTORY_WRITER, db, str(HISTORY_TX), str(HISTORY_TPS)],
-                                capture_output=True, text=True, check=True)
-            ntx = int(wr.stdout.split()[0])
-            env.wait_stable(prefix + "/", 3.0)
-            rc = t.stop_process(proc, signal.SIGTERM, 120)
-            if rc != 0:
-                log("%s: replicator exit code %s after SIGTERM (log %s)" % (tag, rc, logp))
-            src_hash = dbcheck.content_hash(db, live=True)
-            # curl PUT baseline: the snapshot objects' bytes.
-            files = []
-            for i, (key, _) in enumerate(snap_objs):
-                p = os.path.join(d, "snapobj%d" % i)
-                env.download(key, p)
-                files.append((p, "curl/%s/%d" % (prefix, i)))
-            put_s = curl_put_sequential(env.endpoint(), files)
-            for p, _ in files:
-                os.remove(p)
-            objs = tool.restore_objects(env, cfg, db, prefix)
-            out = os.path.join(d, "restored.db")
-            subprocess.run(["sync"])
-            log("%s: restore (%d objects, %.1f MB)" % (tag, len(objs), sum(s for _, s in objs) / 1e6))
-            rs, rss, rrc, rout = run_measured(tool.restore_cmd(cfg, db, out))
-            if rrc != 0:
-                raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
-            get_s = curl_get_parallel(env.endpoint(), objs)
-            ok = dbcheck.content_hash(out) == src_hash
-            log("%s: restore %.2f s, peak RSS %.1f MiB, curl %.2f s, hash %s" % (
-                tag, rs, rss / 1024, get_s, "ok" if ok else "MISMATCH"))
-            res[(tool.name, mb)] = {
-                "snap_s": snap_s, "snap_bytes": snap_bytes, "snap_curl_s": put_s, "ntx": ntx,
-                "restore_s": rs, "restore_rss_kb": rss, "restore_bytes": sum(s for _, s in objs),
-                "restore_objs": len(objs), "restore_curl_s": get_s, "hash_ok": ok}
+            log("%s: snapshot %.2f s (%.1f MB in %d objects)" % (tag, snap_s, snap_bytes / 1e6, len(snap_objs)))
+            out = {"snap_s": snap_s, "snap_bytes": snap_bytes}
+            proc = getattr(tool, "proc", None)  # Litestream keeps running after its snapshot
+            if do_restore:
+                if isinstance(tool, Walship):
+                    proc = env.spawn(tool.replicate_cmd(cfg), logp)
+                log("%s: writing %d transactions" % (tag, HISTORY_TX))
+                wr = subprocess.run([sys.executable, "-c", HISTORY_WRITER, db, str(HISTORY_TX), str(HISTORY_TPS)],
+                                    capture_output=True, text=True, check=True)
+                out["ntx"] = int(wr.stdout.split()[0])
+                env.wait_stable(prefix + "/", 3.0)
+            if proc is not None:
+                rc = t.stop_process(proc, signal.SIGTERM, 120)
+                if rc != 0:
+                    log("%s: replicator exit code %s after SIGTERM (log %s)" % (tag, rc, logp))
+            if do_snap:
+                # curl PUT baseline: the snapshot objects' bytes.
+                files = []
+                for i, (key, _) in enumerate(snap_objs):
+                    p = os.path.join(d, "snapobj%d" % i)
+                    env.download(key, p)
+                    files.append((p, "curl/%s/%d" % (prefix, i)))
+                out["snap_curl_s"] = curl_put_sequential(env.endpoint(), files)
+                for p, _ in files:
+                    os.remove(p)
+            res[(tool.name, mb)] = out
+            if do_restore:
+                restore_latest(env, tool, tag, d, cfg, db, prefix, out)
             for f in glob.glob(os.path.join(d, "*.db*")):
                 os.remove(f)
     finally:
         env.close()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def restore_latest(env, tool, tag, d, cfg, db, prefix, out):
+    """Scenario 1's measured part: restore db's replica, curl GET baseline,
+    content hash; adds the figures to out."""
+    src_hash = dbcheck.content_hash(db, live=True)
+    objs = tool.restore_objects(env, cfg, db, prefix)
+    restored = os.path.join(d, "restored.db")
+    subprocess.run(["sync"])
+    log("%s: restore (%d objects, %.1f MB)" % (tag, len(objs), sum(s for _, s in objs) / 1e6))
+    rs, rss, rrc, rout = run_measured(tool.restore_cmd(cfg, db, restored))
+    if rrc != 0:
+        raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
+    get_s = curl_get_parallel(env.endpoint(), objs)
+    ok = dbcheck.content_hash(restored) == src_hash
+    log("%s: restore %.2f s, peak RSS %.1f MiB, curl %.2f s, hash %s" % (
+        tag, rs, rss / 1024, get_s, "ok" if ok else "MISMATCH"))
+    out.update({"restore_s": rs, "restore_rss_kb": rss, "restore_bytes": sum(s for _, s in objs),
+                "restore_objs": len(objs), "restore_curl_s": get_s, "hash_ok": ok})
 
 
 # ---- scenario 3+5+6: steady 20 tx/s ------------------------------------------
@@ -601,30 +652,31 @@ def build_table(tools, sizes, restore, steady, tput):
     ws, ls = tools[0].name, tools[1].name
     rows = []  # (metric, walship, walship/curl, litestream, litestream/curl, walship/litestream)
 
-    for mb in sizes:
-        w, l = restore.get((ws, mb)), restore.get((ls, mb))
-        if not (w and l):
-            continue
-        rows.append(("restore %d MB (%d / %d tx history), s" % (mb, w["ntx"], l["ntx"]),
-                     "%.2f" % w["restore_s"], ratio(w["restore_s"], w["restore_curl_s"]),
-                     "%.2f" % l["restore_s"], ratio(l["restore_s"], l["restore_curl_s"]),
-                     ratio(w["restore_s"], l["restore_s"])))
-        rows.append(("  bytes read (objects); curl 8x GET, s",
-                     "%.1f MB (%d); %.2f" % (w["restore_bytes"] / 1e6, w["restore_objs"], w["restore_curl_s"]), "",
-                     "%.1f MB (%d); %.2f" % (l["restore_bytes"] / 1e6, l["restore_objs"], l["restore_curl_s"]), "",
-                     ""))
-        rows.append(("  restore peak RSS, MiB", "%.1f" % (w["restore_rss_kb"] / 1024), "",
-                     "%.1f" % (l["restore_rss_kb"] / 1024), "",
-                     ratio(w["restore_rss_kb"], l["restore_rss_kb"])))
-        rows.append(("  restored content hash = source",
-                     "yes" if w["hash_ok"] else "NO", "", "yes" if l["hash_ok"] else "NO", "", ""))
-        rows.append(("initial snapshot %d MB, s" % mb,
-                     "%.2f" % w["snap_s"], ratio(w["snap_s"], w["snap_curl_s"]),
-                     "%.2f" % l["snap_s"], ratio(l["snap_s"], l["snap_curl_s"]),
-                     ratio(w["snap_s"], l["snap_s"])))
-        rows.append(("  bytes uploaded; curl PUT, s",
-                     "%.1f MB; %.2f" % (w["snap_bytes"] / 1e6, w["snap_curl_s"]), "",
-                     "%.1f MB; %.2f" % (l["snap_bytes"] / 1e6, l["snap_curl_s"]), "", ""))
+    for mb in sizes:  # a scenario's rows only when it ran (--only)
+        w, l = restore.get((ws, mb)) or {}, restore.get((ls, mb)) or {}
+        if "restore_s" in w and "restore_s" in l:
+            rows.append(("restore %d MB (%d / %d tx history), s" % (mb, w["ntx"], l["ntx"]),
+                         "%.2f" % w["restore_s"], ratio(w["restore_s"], w["restore_curl_s"]),
+                         "%.2f" % l["restore_s"], ratio(l["restore_s"], l["restore_curl_s"]),
+                         ratio(w["restore_s"], l["restore_s"])))
+            rows.append(("  bytes read (objects); curl 8x GET, s",
+                         "%.1f MB (%d); %.2f" % (w["restore_bytes"] / 1e6, w["restore_objs"], w["restore_curl_s"]),
+                         "",
+                         "%.1f MB (%d); %.2f" % (l["restore_bytes"] / 1e6, l["restore_objs"], l["restore_curl_s"]),
+                         "", ""))
+            rows.append(("  restore peak RSS (VmHWM), MiB", "%.1f" % (w["restore_rss_kb"] / 1024), "",
+                         "%.1f" % (l["restore_rss_kb"] / 1024), "",
+                         ratio(w["restore_rss_kb"], l["restore_rss_kb"])))
+            rows.append(("  restored content hash = source",
+                         "yes" if w["hash_ok"] else "NO", "", "yes" if l["hash_ok"] else "NO", "", ""))
+        if "snap_curl_s" in w and "snap_curl_s" in l:
+            rows.append(("initial snapshot %d MB, s" % mb,
+                         "%.2f" % w["snap_s"], ratio(w["snap_s"], w["snap_curl_s"]),
+                         "%.2f" % l["snap_s"], ratio(l["snap_s"], l["snap_curl_s"]),
+                         ratio(w["snap_s"], l["snap_s"])))
+            rows.append(("  bytes uploaded; curl PUT, s",
+                         "%.1f MB; %.2f" % (w["snap_bytes"] / 1e6, w["snap_curl_s"]), "",
+                         "%.1f MB; %.2f" % (l["snap_bytes"] / 1e6, l["snap_curl_s"]), "", ""))
 
     for sync in ("1s", "100ms"):
         w, l = steady.get((ws, sync)), steady.get((ls, sync))
@@ -681,9 +733,10 @@ def main():
     ap.add_argument("--sizes", default="100M,1G")
     ap.add_argument("--quick", action="store_true", help="100 MB only, shorter runs")
     ap.add_argument("--steady-s", type=float, default=None, help="steady 20 tx/s window (default 60, quick 20)")
-    ap.add_argument("--tput-s", type=float, default=None, help="throughput run length (default 15, quick 5)")
+    ap.add_argument("--tput-s", type=float, default=None, help="throughput run length (default 10, quick 5)")
     ap.add_argument("--tput-rounds", type=int, default=None, help="throughput rounds (default 3, quick 2)")
-    ap.add_argument("--only", default="restore,steady,tput", help="scenarios to run")
+    ap.add_argument("--only", default=",".join(SCENARIOS), metavar="LIST",
+                    help="comma-separated scenarios to run, from: %s (default all)" % ", ".join(SCENARIOS))
     ap.add_argument("--out", help="also write the table as markdown here")
     ap.add_argument("--tmp", default=None, help="where the temp dirs go")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs")
@@ -692,7 +745,10 @@ def main():
     args.steady_s = args.steady_s or (20.0 if args.quick else 60.0)
     args.tput_s = args.tput_s or (5.0 if args.quick else 10.0)
     args.tput_rounds = args.tput_rounds or (2 if args.quick else 3)
-    only = set(args.only.split(","))
+    only = {x.strip() for x in args.only.split(",") if x.strip()}
+    if not only or only - set(SCENARIOS):
+        ap.error("--only: unknown %s; choose from %s" % (
+            ", ".join(sorted(only - set(SCENARIOS))) or "(empty)", ", ".join(SCENARIOS)))
     def on_signal(sig, _frame):  # raised in the main thread: the finally blocks stop every child
         raise t.Aborted("signal %d" % sig)
 
@@ -712,17 +768,17 @@ def main():
     t_start = time.monotonic()
     work = tempfile.mkdtemp(prefix="vs-litestream-", dir=args.tmp)
     try:
-        if "restore" in only:
+        if only & {"restore", "snapshot"}:
             for mb in sizes:
                 template = os.path.join(work, "template-%d.db" % mb)
                 log("building a %d MB database" % mb)
                 make_db(template, mb)
-                scenario_restore(args, tools, mb, template, restore)
+                scenario_restore(args, tools, mb, template, restore, only)
                 os.remove(template)
         if "steady" in only:
             for sync in ("1s", "100ms"):
                 scenario_steady(args, tools, sync, steady)
-        if "tput" in only:
+        if "throughput" in only:
             scenario_throughput(args, tools, tput)
     finally:
         if not args.keep:
