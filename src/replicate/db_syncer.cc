@@ -496,11 +496,19 @@ Status DbSyncer::CaptureTail(const File& wal, const wal::Header& hdr) {
   // valid ones; if that is before this frame, the old generation really ended
   // there. Measured after the tail was read: it only grows.
   const uint64_t first_bad = (tail.valid_end - wal::kHeaderSize) / fsz + 1;
+  // The old generation must end on a whole frame that does not continue it
+  // (an older generation's, or never written), not at the end of the file:
+  // the app may have truncated the WAL (wal_checkpoint(TRUNCATE),
+  // journal_size_limit) after it restarted, cutting frames we never saw.
+  std::vector<uint8_t> probe(fsz);
+  WALSHIP_ASSIGN_OR_RETURN(size_t got, wal.PRead(probe.data(), fsz, tail.valid_end));
   WALSHIP_ASSIGN_OR_RETURN(PageMap fresh, ScanWal(wal, wal::kHeaderSize, UINT64_MAX, false));
   const uint64_t new_frames = uint64_t(fresh.frames_read);
-  if (!copied || new_frames + 1 >= first_bad) {
+  if (!copied || got < fsz || new_frames + 1 >= first_bad) {
     force_full_ = true;
-    full_reason_ = "the WAL restarted and its new frames reached the end of the old generation before it was read";
+    full_reason_ = got < fsz ? "the WAL restarted and was shortened before the end of its old generation was read"
+                             : "the WAL restarted and its new frames reached the end of the old generation "
+                               "before it was read";
     return Status::OK();
   }
   if (tail.frames_seen) {
@@ -711,6 +719,18 @@ Result<bool> DbSyncer::MaybeHandOff() {
   const int64_t frames = end_offset_ > wal::kHeaderSize ? int64_t((end_offset_ - wal::kHeaderSize) / fsz) : 0;
   if (next_handoff_frames_ <= 0) next_handoff_frames_ = opts_.handoff_frames;
   if (frames < next_handoff_frames_ || force_full_) return false;
+  {
+    // The frames the app commits while we let go must land on older frames
+    // of the file, so the old generation ends on a whole frame we can read
+    // (see CaptureTail). At the file's end (a growing WAL), restart it under
+    // the write barrier instead, once: that leaves room for the next ones.
+    WALSHIP_ASSIGN_OR_RETURN(uint64_t size, FileSize(opts_.db_path + "-wal"));
+    const uint64_t room = uint64_t(std::max<int64_t>(opts_.handoff_frames / 4, 16)) * fsz;
+    if (size < end_offset_ + room) {
+      WALSHIP_ASSIGN_OR_RETURN(bool ran, MaybeCheckpoint(/*force=*/true));
+      return ran;
+    }
+  }
   const int64_t fulls = full_l0s_;
   const uint32_t salt = cur_salt1_;
   const int64_t t0 = opts_.clock->MonotonicMs();

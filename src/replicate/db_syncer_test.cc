@@ -91,6 +91,16 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
     return s.ok() ? *s : "error: " + s.status().message();
   }
   std::string AppContent() { return Content(app_); }
+  // Grows the WAL file well past the generations the tests write, then has
+  // our checkpoint restart it: hand-offs need frames of older generations
+  // after the current one (else walship restarts the WAL itself).
+  void MakeRoomInTheWal() {
+    Write(900000, 200, int(GetParam()));
+    Sync();
+    auto c = syncer_->MaybeCheckpoint(/*force=*/true);
+    ASSERT_TRUE(c.ok() && *c);
+    Sync();
+  }
   std::string Restored(std::optional<uint64_t> txid = std::nullopt) {
     restore::RestoreOptions o;
     o.output = JoinPath(dir_, "restored-" + std::to_string(restores_++) + ".db");
@@ -330,6 +340,7 @@ TEST_P(SyncerTest, HandOffFollowsTheAppsRestartAndReadsTheOldGenerationsTail) {
   };
   OpenSyncer();
   Sync();
+  MakeRoomInTheWal();
   std::vector<std::string> states;
   for (int round = 0; round < 4; round++) {
     Write(round * 100, 40, int(GetParam() / 4));
@@ -360,7 +371,9 @@ TEST_P(SyncerTest, OneCutSpansSeveralWalGenerations) {
   };
   OpenSyncer();
   Sync();
+  MakeRoomInTheWal();
   const uint64_t pos = syncer_->Position();
+  const uint32_t salt0 = WalSalt1();
   for (int round = 0; round < 5; round++) {
     Write(round * 50, 40, int(GetParam() / 4));
     Write(round * 50 + 1, 1, 200);  // the same rows again: newest version wins
@@ -369,6 +382,8 @@ TEST_P(SyncerTest, OneCutSpansSeveralWalGenerations) {
     ASSERT_TRUE(h.ok()) << h.status().message();
     EXPECT_FALSE(*h) << "nobody wrote: the WAL restarts with the next commit";
   }
+  // Hand-offs without a restart back off, so not every round restarts.
+  EXPECT_GE(WalSalt1(), salt0 + 2) << "several generations, all restarted by the app";
   Write(999, 1);
   SyncResult r = Sync();
   EXPECT_TRUE(r.wrote);
@@ -388,6 +403,7 @@ TEST_P(SyncerTest, TwoRestartsWhileUnpinnedWriteAFullL0AndStopHandOffs) {
   };
   OpenSyncer();
   Sync();
+  MakeRoomInTheWal();
   Write(1, 40, int(GetParam() / 4));
   ASSERT_TRUE(syncer_->Capture().ok());
   auto h = syncer_->MaybeHandOff();
@@ -415,6 +431,7 @@ TEST_P(SyncerTest, NewGenerationOverwritingTheUnreadTailForcesAFullL0) {
   };
   OpenSyncer();
   Sync();
+  MakeRoomInTheWal();
   Write(1, 40, int(GetParam() / 4));
   ASSERT_TRUE(syncer_->Capture().ok());
   const uint32_t salt = WalSalt1();
@@ -423,6 +440,45 @@ TEST_P(SyncerTest, NewGenerationOverwritingTheUnreadTailForcesAFullL0) {
   EXPECT_EQ(WalSalt1(), salt + 1) << "one restart";
   EXPECT_EQ(syncer_->full_l0s(), 2) << "the tail could not be proven intact";
   Sync();
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, WalTruncatedByTheAppWhileUnpinnedForcesAFullL0) {
+  handoff_frames_ = 10;
+  on_unpinned_ = [&] {
+    Write(7000, 3, 300);  // the tail, not read yet
+    ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());  // and gone with the file's end
+    Write(7100, 1, 300);
+  };
+  OpenSyncer();
+  Sync();
+  MakeRoomInTheWal();
+  Write(1, 40, int(GetParam() / 4));
+  ASSERT_TRUE(syncer_->Capture().ok());
+  auto h = syncer_->MaybeHandOff();
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_EQ(syncer_->full_l0s(), 2) << "the old generation's end was cut off";
+  Sync();
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(SyncerTest, AGrowingWalIsRestartedUnderTheBarrierInsteadOfHandedOff) {
+  handoff_frames_ = 10;
+  bool called = false;
+  on_unpinned_ = [&] { called = true; };
+  OpenSyncer();
+  Sync();
+  Write(1, 40, int(GetParam() / 4));  // the newest generation is the file's end
+  ASSERT_TRUE(syncer_->Capture().ok());
+  const uint32_t salt = WalSalt1();
+  auto h = syncer_->MaybeHandOff();
+  ASSERT_TRUE(h.ok()) << h.status().message();
+  EXPECT_TRUE(*h);
+  EXPECT_FALSE(called) << "not unpinned";
+  EXPECT_EQ(WalSalt1(), salt + 1);
+  Write(100, 2);
+  SyncResult r = Sync();
+  EXPECT_FALSE(r.snapshot) << r.reason;
   EXPECT_EQ(Restored(), AppContent());
 }
 
