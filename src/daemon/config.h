@@ -71,7 +71,7 @@ struct DbConfig {
   int64_t min_checkpoint_page_count = 1000;  // >= 0
   // walship only: let the app restart the WAL once it holds this many frames
   // (DbSyncer hand-off); 0 = only walship's own checkpoints restart it.
-  int64_t handoff_frames = 1000;
+  int64_t handoff_frames = 800;
   // Emergency TRUNCATE threshold in pages. A configured 0 becomes the
   // default; a negative value disables emergency checkpoints.
   int64_t truncate_page_n = 121359;

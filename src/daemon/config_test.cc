@@ -101,7 +101,7 @@ TEST(Config, DefaultsOfDbAndReplica) {
   EXPECT_EQ(db.checkpoint_interval_ms, 60'000);
   EXPECT_EQ(db.busy_timeout_ms, 1000);
   EXPECT_EQ(db.min_checkpoint_page_count, 1000);
-  EXPECT_EQ(db.handoff_frames, 1000);
+  EXPECT_EQ(db.handoff_frames, 800);
   EXPECT_EQ(db.truncate_page_n, 121359);
   EXPECT_EQ(db.max_sync_wal_bytes, 67'108'864);
   EXPECT_FALSE(db.restore_if_db_not_exists);

@@ -61,9 +61,11 @@ struct SyncerOptions {
   // writing while most frames are copied), then under it for the rest.
   bool pre_checkpoint = true;
   // Hand-off (see above): once the WAL generation holds this many captured
-  // frames. 0 disables it (the WAL then restarts only at our checkpoints,
+  // frames: a little below SQLite's default autocheckpoint (1000), so a fast
+  // writer reaches it while walship has let go and never pays for failed
+  // checkpoints. 0 disables it (the WAL then restarts only at our checkpoints,
   // under the write barrier).
-  int64_t handoff_frames = 1000;
+  int64_t handoff_frames = 800;
   // Checkpoint the captured frames ourselves before letting go (else the
   // app's own autocheckpoint does it).
   bool handoff_checkpoint = false;
