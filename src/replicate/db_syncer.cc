@@ -723,10 +723,12 @@ Result<bool> DbSyncer::MaybeHandOff() {
     // The frames the app commits while we let go must land on older frames
     // of the file, so the old generation ends on a whole frame we can read
     // (see CaptureTail). At the file's end (a growing WAL), restart it under
-    // the write barrier instead, once: that leaves room for the next ones.
+    // the write barrier instead once it holds twice as many frames: that
+    // leaves room for the next ones.
     WALSHIP_ASSIGN_OR_RETURN(uint64_t size, FileSize(opts_.db_path + "-wal"));
     const uint64_t room = uint64_t(std::max<int64_t>(opts_.handoff_frames / 4, 16)) * fsz;
     if (size < end_offset_ + room) {
+      if (frames < 2 * opts_.handoff_frames) return false;
       WALSHIP_ASSIGN_OR_RETURN(bool ran, MaybeCheckpoint(/*force=*/true));
       return ran;
     }
@@ -746,11 +748,6 @@ Result<bool> DbSyncer::MaybeHandOff() {
       if (caught_up) break;
     }
     WALSHIP_RETURN_IF_ERROR(EndReadTx());
-    if (opts_.handoff_checkpoint) {
-      // Backfills only frames we captured (conn_w_'s mark is before our end).
-      int nlog = 0, nckpt = 0;
-      sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-    }
     // 2. Let go: everything before the cursor is in the pending file.
     pin.armed = false;
     WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("ROLLBACK"));
@@ -786,8 +783,8 @@ Result<bool> DbSyncer::MaybeHandOff() {
     return false;
   }
   const bool restarted = cur_salt1_ != salt;
-  WLOG_DEBUG("{}: hand-off at {} frames: {} in {} us", opts_.db_path, frames, restarted ? "restarted" : "no restart",
-             (opts_.clock->MonotonicMs() - t0) * 1000);
+  WLOG_DEBUG("{}: hand-off at {} frames: {} in {} ms", opts_.db_path, frames, restarted ? "restarted" : "no restart",
+             opts_.clock->MonotonicMs() - t0);
   if (restarted) {
     handoffs_++;
     next_handoff_frames_ = opts_.handoff_frames;

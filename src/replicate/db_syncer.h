@@ -66,9 +66,6 @@ struct SyncerOptions {
   // checkpoints. 0 disables it (the WAL then restarts only at our checkpoints,
   // under the write barrier).
   int64_t handoff_frames = 800;
-  // Checkpoint the captured frames ourselves before letting go (else the
-  // app's own autocheckpoint does it).
-  bool handoff_checkpoint = false;
   // The longest the WAL is left unpinned in a hand-off.
   int64_t handoff_wait_us = 20000;
   // Tests: runs in the unpinned window of a hand-off instead of the wait.

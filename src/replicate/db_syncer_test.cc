@@ -468,7 +468,7 @@ TEST_P(SyncerTest, AGrowingWalIsRestartedUnderTheBarrierInsteadOfHandedOff) {
   on_unpinned_ = [&] { called = true; };
   OpenSyncer();
   Sync();
-  Write(1, 40, int(GetParam() / 4));  // the newest generation is the file's end
+  Write(1, 80, int(GetParam() / 4));  // the newest generation is the file's end
   ASSERT_TRUE(syncer_->Capture().ok());
   const uint32_t salt = WalSalt1();
   auto h = syncer_->MaybeHandOff();
