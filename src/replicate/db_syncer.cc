@@ -385,6 +385,21 @@ Status DbSyncer::WriteLtx(const std::string& path, const ltx::Header& h, const s
   return SetMtimeMs(path, h.timestamp_ms);
 }
 
+ltx::Header DbSyncer::L0Header(uint64_t txid, uint32_t commit, uint64_t wal_from, uint64_t wal_to, uint32_t salt1,
+                               uint32_t salt2) const {
+  ltx::Header h;
+  h.flags = ltx::kHeaderFlagNoChecksum;
+  h.page_size = page_size_;
+  h.commit = commit;
+  h.min_txid = h.max_txid = txid;
+  h.timestamp_ms = opts_.clock->NowMs();  // after the capture: every commit in the file happened before it
+  h.wal_offset = wal_from;
+  h.wal_size = wal_to - wal_from;
+  h.wal_salt1 = salt1;
+  h.wal_salt2 = salt2;
+  return h;
+}
+
 void DbSyncer::ResetPending() {
   pending_pages_.clear();
   pending_size_ = 0;
@@ -452,16 +467,7 @@ Result<bool> DbSyncer::FullL0(const File& wal, const wal::Header& hdr, const std
   }
   if (commit == 0) return true;  // an empty database: nothing to capture yet
   const uint64_t txid = txid_ + 1;
-  ltx::Header h;
-  h.flags = ltx::kHeaderFlagNoChecksum;
-  h.page_size = page_size_;
-  h.commit = commit;
-  h.min_txid = h.max_txid = txid;
-  h.timestamp_ms = opts_.clock->NowMs();  // after the scan: every commit in the file happened before it
-  h.wal_offset = wal::kHeaderSize;
-  h.wal_size = m.end - wal::kHeaderSize;
-  h.wal_salt1 = hdr.salt1;
-  h.wal_salt2 = hdr.salt2;
+  const ltx::Header h = L0Header(txid, commit, wal::kHeaderSize, m.end, hdr.salt1, hdr.salt2);
   const std::string path = JoinPath(LocalL0Dir(opts_.meta_dir), ltx::FormatFileName(txid, txid));
   WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, m.pages, wal, wal::kFrameHeaderSize, /*all_pages=*/true, 0, &wal),
                               "write " + path);
@@ -602,16 +608,8 @@ Result<SyncResult> DbSyncer::Cut() {
   res.txid = txid_;
   if (pending_commit_ == 0) return res;
   const uint64_t txid = txid_ + 1;
-  ltx::Header h;
-  h.flags = ltx::kHeaderFlagNoChecksum;
-  h.page_size = page_size_;
-  h.commit = pending_commit_;
-  h.min_txid = h.max_txid = txid;
-  h.timestamp_ms = opts_.clock->NowMs();  // every captured commit happened before it
-  h.wal_offset = std::min(pending_start_, end_offset_);
-  h.wal_size = end_offset_ - h.wal_offset;
-  h.wal_salt1 = cur_salt1_;
-  h.wal_salt2 = cur_salt2_;
+  const ltx::Header h =
+      L0Header(txid, pending_commit_, std::min(pending_start_, end_offset_), end_offset_, cur_salt1_, cur_salt2_);
   const std::string path = JoinPath(LocalL0Dir(opts_.meta_dir), ltx::FormatFileName(txid, txid));
   WALSHIP_RETURN_IF_ERROR_CTX(WriteLtx(path, h, pending_pages_, pending_, 0, false, last_.commit, nullptr),
                               "write " + path);

@@ -192,6 +192,9 @@ class DbSyncer {
   // overwritten by a new WAL generation before it was copied.
   Result<bool> Stash(const File& wal, const PageMap& m, uint32_t salt1, uint32_t salt2);
   void ResetPending();
+  // An L0 header at txid for the WAL range [wal_from, wal_to) of the generation with these salts.
+  ltx::Header L0Header(uint64_t txid, uint32_t commit, uint64_t wal_from, uint64_t wal_to, uint32_t salt1,
+                       uint32_t salt2) const;
   void Advance(const PageMap& m, const wal::Header& gen);
   void EnterGeneration(const wal::Header& hdr);  // cursor at the start of hdr's generation
   Result<SyncResult> Cut();

@@ -94,6 +94,16 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
   // Grows the WAL file well past the generations the tests write, then has
   // our checkpoint restart it: hand-offs need frames of older generations
   // after the current one (else walship restarts the WAL itself).
+  // Opens the syncer, makes room, writes a generation and hands it off once.
+  void HandOffOnce() {
+    OpenSyncer();
+    Sync();
+    MakeRoomInTheWal();
+    Write(1, 40, int(GetParam() / 4));
+    ASSERT_TRUE(syncer_->Capture().ok());
+    auto h = syncer_->MaybeHandOff();
+    ASSERT_TRUE(h.ok()) << h.status().message();
+  }
   void MakeRoomInTheWal() {
     Write(900000, 200, int(GetParam()));
     Sync();
@@ -401,13 +411,7 @@ TEST_P(SyncerTest, TwoRestartsWhileUnpinnedWriteAFullL0AndStopHandOffs) {
     ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
     Write(5004, 2, 300);  // restart 2: the frames of generation 2 are gone
   };
-  OpenSyncer();
-  Sync();
-  MakeRoomInTheWal();
-  Write(1, 40, int(GetParam() / 4));
-  ASSERT_TRUE(syncer_->Capture().ok());
-  auto h = syncer_->MaybeHandOff();
-  ASSERT_TRUE(h.ok()) << h.status().message();
+  HandOffOnce();
   EXPECT_FALSE(syncer_->handoff_enabled());
   EXPECT_EQ(syncer_->full_l0s(), 2);
   Write(100, 3);
@@ -450,13 +454,7 @@ TEST_P(SyncerTest, WalTruncatedByTheAppWhileUnpinnedForcesAFullL0) {
     ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());  // and gone with the file's end
     Write(7100, 1, 300);
   };
-  OpenSyncer();
-  Sync();
-  MakeRoomInTheWal();
-  Write(1, 40, int(GetParam() / 4));
-  ASSERT_TRUE(syncer_->Capture().ok());
-  auto h = syncer_->MaybeHandOff();
-  ASSERT_TRUE(h.ok()) << h.status().message();
+  HandOffOnce();
   EXPECT_EQ(syncer_->full_l0s(), 2) << "the old generation's end was cut off";
   Sync();
   EXPECT_EQ(Restored(), AppContent());
