@@ -2,6 +2,13 @@
 
 #include <array>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define WALSHIP_CRC64_CLMUL 1
+#include <immintrin.h>
+#else
+#define WALSHIP_CRC64_CLMUL 0
+#endif
+
 namespace walship {
 namespace {
 
@@ -30,11 +37,8 @@ const Tables& GetTables() {
   return tables;
 }
 
-}  // namespace
-
-uint64_t Crc64Raw(uint64_t crc, const void* data, size_t n) {
+uint64_t Crc64RawTable(uint64_t crc, const uint8_t* p, size_t n) {
   const auto& t = GetTables().t;
-  const auto* p = static_cast<const uint8_t*>(data);
   while (n >= 8) {
     crc ^= uint64_t(p[0]) | uint64_t(p[1]) << 8 | uint64_t(p[2]) << 16 | uint64_t(p[3]) << 24 |
            uint64_t(p[4]) << 32 | uint64_t(p[5]) << 40 | uint64_t(p[6]) << 48 | uint64_t(p[7]) << 56;
@@ -46,6 +50,98 @@ uint64_t Crc64Raw(uint64_t crc, const void* data, size_t n) {
   }
   while (n--) crc = t[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
   return crc;
+}
+
+#if WALSHIP_CRC64_CLMUL
+// Folding with carry-less multiplication (Intel, "Fast CRC Computation for
+// Generic Polynomials Using PCLMULQDQ", for a reflected 64-bit CRC).
+//
+// A 16-byte block loaded little-endian holds bit j <-> x^(127-j): its low
+// qword L is the high-degree half (L * x^64), its high qword H the low one.
+// Moving a block D bits further (multiplying by x^D mod P) is
+//   L * (x^(D+64) mod P) + H * (x^D mod P),
+// and a reflected carry-less product carries one extra factor x, so the
+// constants are x^(D+63) mod P (for L) and x^(D-1) mod P (for H), reflected.
+// The register is XORed into the first 8 bytes (as the table loop does); at
+// the end the one remaining block and the last < 16 bytes go through the
+// table loop from register 0.
+
+// x^n mod P in normal (not reflected) order, P = x^64 + x^4 + x^3 + x + 1.
+constexpr uint64_t XPowMod(unsigned n) {
+  uint64_t r = 1;
+  for (unsigned i = 0; i < n; i++) r = (r << 1) ^ ((r >> 63) ? 0x1BULL : 0);
+  return r;
+}
+
+constexpr uint64_t Reflect64(uint64_t v) {
+  uint64_t r = 0;
+  for (int i = 0; i < 64; i++) r |= ((v >> i) & 1) << (63 - i);
+  return r;
+}
+
+// {constant for the low qword, constant for the high qword} to fold D bits.
+struct FoldConstants {
+  uint64_t lo, hi;
+};
+constexpr FoldConstants FoldBy(unsigned bits) { return {Reflect64(XPowMod(bits + 63)), Reflect64(XPowMod(bits - 1))}; }
+constexpr FoldConstants kFold128 = FoldBy(128);
+constexpr FoldConstants kFold512 = FoldBy(512);
+
+__attribute__((target("pclmul,sse4.1"))) inline __m128i Fold(__m128i x, __m128i k) {
+  return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00), _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+__attribute__((target("pclmul,sse4.1"))) uint64_t Crc64RawClmul(uint64_t crc, const uint8_t* p, size_t n) {
+  auto load = [](const uint8_t* q) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(q)); };
+  const __m128i k128 = _mm_set_epi64x(int64_t(kFold128.hi), int64_t(kFold128.lo));
+  __m128i x = _mm_xor_si128(load(p), _mm_cvtsi64_si128(int64_t(crc)));
+  p += 16;
+  n -= 16;
+  if (n >= 64) {
+    const __m128i k512 = _mm_set_epi64x(int64_t(kFold512.hi), int64_t(kFold512.lo));
+    __m128i x1 = load(p), x2 = load(p + 16), x3 = load(p + 32);
+    p += 48;
+    n -= 48;
+    while (n >= 64) {
+      x = _mm_xor_si128(Fold(x, k512), load(p));
+      x1 = _mm_xor_si128(Fold(x1, k512), load(p + 16));
+      x2 = _mm_xor_si128(Fold(x2, k512), load(p + 32));
+      x3 = _mm_xor_si128(Fold(x3, k512), load(p + 48));
+      p += 64;
+      n -= 64;
+    }
+    x = _mm_xor_si128(Fold(x, k128), x1);
+    x = _mm_xor_si128(Fold(x, k128), x2);
+    x = _mm_xor_si128(Fold(x, k128), x3);
+  }
+  while (n >= 16) {
+    x = _mm_xor_si128(Fold(x, k128), load(p));
+    p += 16;
+    n -= 16;
+  }
+  alignas(16) uint8_t last[16];
+  _mm_store_si128(reinterpret_cast<__m128i*>(last), x);
+  return Crc64RawTable(Crc64RawTable(0, last, 16), p, n);
+}
+
+bool HaveClmul() {
+  static const bool have = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
+  return have;
+}
+#endif
+
+}  // namespace
+
+uint64_t Crc64Raw(uint64_t crc, const void* data, size_t n) {
+  const auto* p = static_cast<const uint8_t*>(data);
+#if WALSHIP_CRC64_CLMUL
+  if (n >= 64 && HaveClmul()) return Crc64RawClmul(crc, p, n);
+#endif
+  return Crc64RawTable(crc, p, n);
+}
+
+uint64_t Crc64RawPortable(uint64_t crc, const void* data, size_t n) {
+  return Crc64RawTable(crc, static_cast<const uint8_t*>(data), n);
 }
 
 void Crc64::Update(const void* data, size_t n) { state_ = Crc64Raw(state_, data, n); }

@@ -32,8 +32,12 @@ uint64_t Crc64Of(const void* data, size_t n);
 uint64_t Crc64Combine(uint64_t crc1, uint64_t crc2, uint64_t len2);
 
 // The raw register step (no pre/post inversion): what Crc64::Update does to
-// its state. Crc64Raw(0, B) is the linear part of B's CRC.
+// its state. Crc64Raw(0, B) is the linear part of B's CRC. On x86-64 with
+// PCLMULQDQ (checked at run time) inputs of 64 bytes and more are folded with
+// carry-less multiplies; elsewhere, and for short inputs, slicing-by-8.
 uint64_t Crc64Raw(uint64_t reg, const void* data, size_t n);
+// Crc64Raw by slicing-by-8 only, whatever the CPU (tests compare the two).
+uint64_t Crc64RawPortable(uint64_t reg, const void* data, size_t n);
 
 // Appending `len` zero bytes to a raw register, precomputed for one length
 // (e.g. a page size): eight table lookups per Apply. With it a page's CRC is

@@ -27,7 +27,19 @@
 namespace walship::restore::internal {
 namespace {
 
-constexpr size_t kTailFetch = 64 * 1024;        // first read of a file's tail
+constexpr size_t kTailFetch = 64 * 1024;        // first read of a file's tail (at least)
+// A large file's tail is read as about 1/kTailFraction of the file, up to
+// kTailFetchMax, so that its page index usually comes with the trailer in one
+// request (the index of a snapshot of 4 KiB pages compressed to 2 KiB is
+// about 1/200 of the file). Those reads are held at once within
+// kTailBudget; beyond it a file's first tail read is kTailFetch bytes.
+constexpr uint64_t kTailFraction = 128;
+constexpr uint64_t kTailFetchMax = 4 << 20;
+constexpr int64_t kTailBudget = 8 << 20;
+// Written pages are handed to the kernel's writeback (sync_file_range) in
+// spans of this size, so the journal's fdatasync and the final one find
+// little left to write.
+constexpr uint64_t kWritebackSpan = 8 << 20;
 constexpr size_t kStreamBuf = 64 * 1024;        // reads of a long index
 constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched before waiting
 constexpr size_t kWriteBuffer = 256 * 1024;     // contiguous pages per pwrite
@@ -73,6 +85,12 @@ struct FileState {
   std::vector<Chunk> chunks;
   size_t remaining = 0;  // chunks not yet done
   std::string whole;     // a small file's bytes, until its chunks are applied
+  // The first file's header is read as the start of one ranged read of
+  // [0, lead_end) that stays open and then serves its first chunk (one
+  // request fewer; a server may charge per request, and moto reads the whole
+  // object for every ranged GET). Dropped if unused.
+  std::unique_ptr<Source> lead;
+  uint64_t lead_end = 0;
 };
 
 // A Source over borrowed bytes.
@@ -90,6 +108,22 @@ class SpanSource final : public Source {
   const char* p_;
   size_t n_;
   size_t pos_ = 0;
+};
+
+// The first n bytes of a Source it owns (the rest is never read).
+class LimitSource final : public Source {
+ public:
+  LimitSource(std::unique_ptr<Source> inner, uint64_t n) : inner_(std::move(inner)), left_(n) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    if (left_ == 0) return size_t{0};
+    WALSHIP_ASSIGN_OR_RETURN(size_t got, inner_->Read(buf, size_t(std::min<uint64_t>(n, left_))));
+    left_ -= got;
+    return got;
+  }
+
+ private:
+  std::unique_ptr<Source> inner_;
+  uint64_t left_;
 };
 
 // Runs fn(i) for i in [0, n) on up to `threads` threads; first error wins
@@ -142,6 +176,7 @@ class Engine {
 
  private:
   Status ReadHeader(size_t k);
+  uint64_t FileChunk(uint64_t size) const;
   Status ReadIndex(size_t k);
   Status CheckTrailer(const FileState& f) const;
   Result<std::unique_ptr<Source>> OpenRange(const std::string& key, uint64_t off, uint64_t len);
@@ -155,6 +190,7 @@ class Engine {
   Status FinishChecks();
   void Fail(Status s);
   void AddProgress(uint64_t n);
+  void StartWriteback(uint64_t off, uint64_t len);
   void SetBit(uint32_t pgno) {
     bitmap_[(pgno - 1) / 64].fetch_or(uint64_t{1} << ((pgno - 1) % 64), std::memory_order_relaxed);
   }
@@ -176,10 +212,12 @@ class Engine {
 
   std::atomic<uint64_t> bytes_read_{0};
   std::atomic<int64_t> small_budget_{kSmallFilesBudget};
+  std::atomic<int64_t> tail_budget_{kTailBudget};
   std::atomic<uint64_t> overhead_bytes_{0};  // header, index and trailer bytes of the plan
   std::atomic<uint64_t> progress_done_{0};
   uint64_t bytes_resumed_ = 0;
   std::mutex progress_mu_;
+  uint64_t progress_reported_ = 0;  // guarded by progress_mu_
 
   // Dispatch and ordering.
   std::vector<std::pair<uint32_t, uint32_t>> order_;  // (file, chunk) in plan order
@@ -209,11 +247,25 @@ void Engine::Fail(Status s) {
   cv_.notify_all();
 }
 
+// Starts writeback of written pages without waiting for it (a hint: the
+// fdatasync calls are what make pages durable).
+void Engine::StartWriteback(uint64_t off, uint64_t len) {
+#if defined(__linux__)
+  if (len > 0) ::sync_file_range(out_.fd(), off64_t(off), off64_t(len), SYNC_FILE_RANGE_WRITE);
+#else
+  (void)off;
+  (void)len;
+#endif
+}
+
 void Engine::AddProgress(uint64_t n) {
   const uint64_t done = progress_done_.fetch_add(n) + n;
   if (!opts_.progress) return;
   std::lock_guard<std::mutex> l(progress_mu_);
-  opts_.progress(std::min(done, plan_.bytes), plan_.bytes);
+  // Two workers may add in one order and get here in the other: report a
+  // figure that never goes back.
+  progress_reported_ = std::max(progress_reported_, std::min(done, plan_.bytes));
+  opts_.progress(progress_reported_, plan_.bytes);
 }
 
 // Counts bytes read from the store.
@@ -253,10 +305,16 @@ Status Engine::ReadHeader(size_t k) {
     hb = f.whole.substr(0, ltx::kHeaderSize);
   } else {
     if (size <= kTailFetch) small_budget_.fetch_add(int64_t(size));
-    auto src = OpenRange(key, 0, ltx::kHeaderSize);
+    // The first file's header starts the read of its first range (see FileState::lead).
+    const uint64_t n = k == 0 ? std::min<uint64_t>(size, ltx::kHeaderSize + FileChunk(size)) : ltx::kHeaderSize;
+    auto src = OpenRange(key, 0, n);
     if (!src.ok()) return ctx(src.status());
     Status s = ReadAll(src->get(), &hb, ltx::kHeaderSize);
     if (!s.ok()) return ctx(s);
+    if (n > ltx::kHeaderSize) {
+      f.lead = std::move(src).value();
+      f.lead_end = n;
+    }
   }
   auto h = ltx::Header::Decode(reinterpret_cast<const uint8_t*>(hb.data()), hb.size());
   if (!h.ok()) return ctx(h.status());
@@ -268,6 +326,11 @@ Status Engine::ReadHeader(size_t k) {
   }
   if (k == 0 && !f.h.IsSnapshot()) return Corruption("restore: " + key + ": the first file is not a snapshot");
   return Status::OK();
+}
+
+uint64_t Engine::FileChunk(uint64_t size) const {
+  return std::clamp<uint64_t>(size / kRangesPerFile + 1, chunk_bytes_,
+                              std::max<uint64_t>(chunk_bytes_, opts_.max_chunk_bytes));
 }
 
 Status Engine::CheckTrailer(const FileState& f) const {
@@ -285,16 +348,31 @@ Status Engine::CheckTrailer(const FileState& f) const {
 }
 
 Status Engine::ReadIndex(size_t k) {
+  int64_t budget_release = 0;  // tail bytes held, returned when this returns
+  struct Release {
+    std::atomic<int64_t>* budget;
+    int64_t* n;
+    ~Release() { budget->fetch_add(*n); }
+  } release{&tail_budget_, &budget_release};
   FileState& f = files_[k];
   const std::string& key = f.info->key;
   const uint64_t size = f.info->size;
   auto ctx = [&](const Status& s) { return s.WithContext("restore: " + key); };
-  const uint64_t tail_n = std::min<uint64_t>(size, kTailFetch);
+  uint64_t tail_n = std::min<uint64_t>(size, kTailFetch);
   std::string tail;
   const std::string* tailp = &tail;
   if (!f.whole.empty()) {
     tailp = &f.whole;  // the whole file: tail_n == size
   } else {
+    const uint64_t big = std::min<uint64_t>(size, std::clamp<uint64_t>(size / kTailFraction, kTailFetch, kTailFetchMax));
+    if (big > tail_n) {
+      if (tail_budget_.fetch_sub(int64_t(big)) >= int64_t(big)) {
+        tail_n = big;
+        budget_release = int64_t(big);
+      } else {
+        tail_budget_.fetch_add(int64_t(big));
+      }
+    }
     auto src = OpenRange(key, size - tail_n, tail_n);
     if (!src.ok()) return ctx(src.status());
     Status s = ReadAll(src->get(), &tail, tail_n);
@@ -317,8 +395,7 @@ Status Engine::ReadIndex(size_t k) {
   // ranged GET), all workers busy on a big snapshot. Reads are streamed, so
   // memory does not grow with the range. A function of the file's size
   // only, so a resumed run splits the same way.
-  const uint64_t file_chunk = std::clamp<uint64_t>(size / kRangesPerFile + 1, chunk_bytes_,
-                                                   std::max<uint64_t>(chunk_bytes_, opts_.max_chunk_bytes));
+  const uint64_t file_chunk = FileChunk(size);
   uint32_t prev = 0;
   Chunk cur;
   Crc64 hash;
@@ -552,9 +629,19 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
     WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
   } else {
     WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
-    auto s = OpenRange(key, c.off, c.len);
-    if (!s.ok()) return ctx(s.status());
-    src = std::move(s).value();
+    std::unique_ptr<Source> lead;
+    if (ci == 0) {
+      std::lock_guard<std::mutex> l(mu_);
+      lead = std::move(f.lead);
+    }
+    if (lead != nullptr && c.off == ltx::kHeaderSize && c.off + c.len <= f.lead_end) {
+      src = std::make_unique<LimitSource>(std::move(lead), c.len);
+    } else {
+      lead.reset();
+      auto s = OpenRange(key, c.off, c.len);
+      if (!s.ok()) return ctx(s.status());
+      src = std::move(s).value();
+    }
   }
 
   const uint32_t ps = page_size_;
@@ -563,9 +650,24 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
   const size_t wcap = std::max<size_t>(kWriteBuffer / ps, 1);
   size_t wpages = 0;
   uint32_t wfirst = 0;
+  // Written bytes not yet handed to writeback: [span_lo, span_hi).
+  uint64_t span_lo = 0, span_hi = 0;
+  auto write = [&](const uint8_t* p, size_t n, uint64_t off) -> Status {
+    WALSHIP_RETURN_IF_ERROR(out_.PWriteFull(p, n, off));
+    if (off != span_hi) {
+      StartWriteback(span_lo, span_hi - span_lo);
+      span_lo = off;
+    }
+    span_hi = off + n;
+    if (span_hi - span_lo >= kWritebackSpan) {
+      StartWriteback(span_lo, span_hi - span_lo);
+      span_lo = span_hi;
+    }
+    return Status::OK();
+  };
   auto flush = [&]() -> Status {
     if (wpages == 0) return Status::OK();
-    Status s = out_.PWriteFull(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
+    Status s = write(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
     wpages = 0;
     return s;
   };
@@ -599,7 +701,7 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
     if (wpages > 0 && fr.pgno != wfirst + wpages) {
       // Not contiguous: write what is buffered, then move this page to the front.
       const uint32_t keep_pgno = fr.pgno;
-      Status st = out_.PWriteFull(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
+      Status st = write(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
       if (!st.ok()) return ctx(st);
       std::memmove(wbuf.get(), page, ps);
       wpages = 0;
@@ -614,6 +716,7 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
     }
   }
   WALSHIP_RETURN_IF_ERROR(ctx(flush()));
+  StartWriteback(span_lo, span_hi - span_lo);
   if (dec.consumed() != c.len || hash.Sum() != c.frames_hash) {
     return Corruption("restore: " + key + ": frames at " + std::to_string(c.off) + " do not match the page index");
   }
@@ -738,6 +841,9 @@ Result<ApplyResult> Engine::Run() {
   if (resumed) WLOG_INFO("resuming restore: {} of {} bytes already fetched", bytes_resumed_, plan_.bytes);
   AddProgress(overhead_bytes_.load() + bytes_resumed_);
   while (files_done_ < files_.size() && files_[files_done_].remaining == 0) files_done_++;
+  for (FileState& f : files_) {
+    if (f.lead != nullptr && (f.chunks.empty() || f.chunks[0].done)) f.lead.reset();
+  }
 
   // 3. Chunks, in plan order.
   for (size_t k = 0; k < files_.size(); k++) {

@@ -6,6 +6,11 @@
 //
 // 1. Metadata, `parallelism` files at a time: each file's header (100 bytes),
 //    then its page index streamed from the tail through ltx::PageIndexParser.
+//    The first file's header is the start of a read of its whole first range,
+//    kept open for that range's chunk; a large file's tail is read as about
+//    1/128 of the file (at most 4 MiB each, 8 MiB in all), so that the index
+//    usually arrives with the trailer: a single big snapshot costs one request
+//    more than its ranges.
 //    The index is never held: consecutive frames are grouped into chunks
 //    (about 1/8 of the file, between chunk_bytes and max_chunk_bytes), and per chunk only (offset, length, first/last pgno,
 //    frame count, a hash of (pgno, size)) is kept: O(file size / chunk_bytes).
@@ -18,6 +23,8 @@
 //    order, so the lowest unfinished file never waits: no deadlock. Chunks
 //    under 1 MiB are fetched into memory before waiting, so small
 //    incremental files download in parallel with the snapshot.
+//    Written pages are handed to writeback (sync_file_range) every 8 MiB, so
+//    the fdatasync calls below find little left to write.
 // 3. Checksums: each worker computes its chunk's share of the LTX file
 //    checksum (compat reference 1.6: page header + size prefix as stored +
 //    the decompressed page) with one CRC pass per page; the shares are joined
@@ -41,7 +48,8 @@
 // Memory: parallelism x (a read buffer of 256 KiB, a write buffer of
 // 256 KiB, up to 1 MiB for a prefetched small chunk, and whatever the backend
 // buffers for one ranged read: FileStore streams, S3Store streams through a
-// 1 MiB queue) + the chunk list + the bitmap.
+// 1 MiB queue and a 256 KiB receive buffer) + the chunk list + the bitmap;
+// while indexes are read, up to 8 MiB of file tails.
 
 #include <cstdint>
 #include <string>

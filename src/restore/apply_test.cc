@@ -12,6 +12,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -437,6 +439,82 @@ TEST_F(ApplyTest, ResumeAfterFailureInALaterFileKeepsTheEarlierFiles) {
   for (size_t i = 0; i + 1 < b.plan.files.size(); i++) earlier += b.plan.files[i].size;
   EXPECT_GT(res->bytes_resumed, earlier / 2);
   EXPECT_EQ(ReadOut(), Reference(b));
+}
+
+// Records the ranges opened, then reads through to the store it wraps.
+class RecordingStore final : public storage::ObjectStore {
+ public:
+  explicit RecordingStore(storage::ObjectStore* inner) : inner_(inner) {}
+  std::string Describe() const override { return inner_->Describe(); }
+  Status Put(const std::string& key, Source* body, uint64_t size, const storage::PutOptions& opts) override {
+    return inner_->Put(key, body, size, opts);
+  }
+  Result<std::unique_ptr<Source>> Open(const std::string& key, uint64_t offset,
+                                       std::optional<uint64_t> length) override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      opens_.push_back({offset, length.value_or(UINT64_MAX)});
+    }
+    return inner_->Open(key, offset, length);
+  }
+  Result<storage::ObjectInfo> Head(const std::string& key) override { return inner_->Head(key); }
+  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix, const std::string& start_after) override {
+    return inner_->List(prefix, start_after);
+  }
+  Status Delete(const std::vector<std::string>& keys) override { return inner_->Delete(keys); }
+  std::vector<std::pair<uint64_t, uint64_t>> opens() {
+    std::lock_guard<std::mutex> l(mu_);
+    return opens_;
+  }
+
+ private:
+  storage::ObjectStore* inner_;
+  std::mutex mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> opens_;  // (offset, length)
+};
+
+// A lone snapshot read in ranges: its header is the start of the first
+// range's read, and its index comes with the trailer in one tail read, so the
+// restore opens one range more than the file has ranges (not three).
+TEST_F(ApplyTest, SnapshotCostsOneReadMoreThanItsRanges) {
+  std::mt19937_64 rng(13);
+  Built b;
+  std::vector<Page> snap;
+  uint64_t sum = 0;
+  for (uint32_t p = 1; p <= 600; p++) {
+    std::string d(4096, '\0');
+    for (auto& c : d) c = char(rng());
+    sum ^= ltx::PageChecksum(p, reinterpret_cast<const uint8_t*>(d.data()), 4096);
+    snap.push_back({p, d});
+  }
+  ltx::Header h = MakeHeader(4096, 600, 1, 1);
+  h.flags = 0;
+  b.Add(9, h, snap, ltx::kChecksumFlag | sum);
+  const uint64_t size = b.plan.files[0].size;
+  RecordingStore rec(b.mem.get());
+  auto view = std::shared_ptr<storage::ObjectStore>(&rec, [](storage::ObjectStore*) {});
+  replica::Replica r(view, "", storage::KeyLayout::kFile);
+  auto res = ApplyPlan(r, b.plan, Opts(4, 512 << 10));
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  EXPECT_EQ(ReadOut(), Reference(b));
+  const auto opens = rec.opens();
+  int at_zero = 0, at_tail = 0, at_frames = 0;
+  for (auto [off, len] : opens) {
+    if (off == 0) {
+      at_zero++;
+      EXPECT_GT(len, ltx::kHeaderSize);  // not just the header
+    } else if (off + len == size) {
+      at_tail++;
+    } else {
+      at_frames++;
+      EXPECT_NE(off, ltx::kHeaderSize);  // the first range came with the header
+    }
+  }
+  EXPECT_EQ(at_zero, 1);
+  EXPECT_EQ(at_tail, 1);
+  // About 2.5 MB in ranges of at most 512 KiB: at least 5 ranges, all but the first opened on their own.
+  EXPECT_GE(at_frames, 4);
+  EXPECT_EQ(opens.size(), size_t(at_frames + 2));
 }
 
 TEST(PageIndexParser, EqualsTheTailDecoderAtAnyFeedSize) {

@@ -360,6 +360,8 @@ Result<Response> S3Client::SendOnce(const Request& req, std::string_view what, R
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, HeaderCb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  // Set on every call: pooled handles keep options from their last use.
+  curl_easy_setopt(c, CURLOPT_BUFFERSIZE, long(req.receive_buffer != 0 ? req.receive_buffer : CURL_MAX_WRITE_SIZE));
   if (req.cancel != nullptr) {
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, CancelCb);

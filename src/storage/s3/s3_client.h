@@ -63,6 +63,10 @@ struct Request {
   std::function<bool(const struct Response& head, const char* data, size_t n)> on_body;
   // When set and true, the transfer is aborted at the next progress tick.
   const std::atomic<bool>* cancel = nullptr;
+  // curl's receive buffer (the most body bytes per recv and per on_body
+  // call); 0: curl's default (16 KiB). Large streamed reads use more, for
+  // fewer system calls and wake-ups.
+  size_t receive_buffer = 0;
 };
 
 struct Response {

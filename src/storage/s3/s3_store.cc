@@ -303,6 +303,7 @@ Result<ObjectInfo> S3Store::Head(const std::string& key) {
 class S3Store::ObjectSource final : public Source {
  public:
   static constexpr size_t kStreamBuffer = 1 << 20;
+  static constexpr size_t kReceiveBuffer = 256 << 10;
 
   ObjectSource(std::shared_ptr<S3Client> client, std::string key, uint64_t offset, uint64_t end, uint64_t chunk)
       : client_(std::move(client)), key_(std::move(key)), next_(offset), end_(end), chunk_(chunk) {}
@@ -377,6 +378,9 @@ class S3Store::ObjectSource final : public Source {
     req.headers.emplace_back("Range", "bytes=" + std::to_string(next_) + "-" + std::to_string(last_));
     if (!etag_.empty()) req.headers.emplace_back("If-Match", etag_);
     req.cancel = &cancel_;
+    // A large range is received in big pieces (fewer recv calls and wake-ups
+    // of the reader); small ones keep curl's default buffer.
+    if (last_ - next_ + 1 >= kStreamBuffer) req.receive_buffer = kReceiveBuffer;
     const uint64_t first = next_;
     req.on_body = [this, first](const Response& head, const char* data, size_t n) { return OnBody(head, first, data, n); };
     Response partial;
