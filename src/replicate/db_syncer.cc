@@ -714,7 +714,7 @@ Status DbSyncer::PreCheckpoint() {
 Result<bool> DbSyncer::MaybeHandOff() {
   if (!is_open() || opts_.handoff_frames <= 0 || !handoff_enabled_) return false;
   const uint64_t fsz = wal::FrameSize(page_size_);
-  const int64_t frames = end_offset_ > wal::kHeaderSize ? int64_t((end_offset_ - wal::kHeaderSize) / fsz) : 0;
+  const int64_t frames = generation_frames();
   if (next_handoff_frames_ <= 0) next_handoff_frames_ = opts_.handoff_frames;
   if (frames < next_handoff_frames_ || force_full_) return false;
   {

@@ -124,6 +124,12 @@ class DbSyncer {
 
   bool handoff_enabled() const { return handoff_enabled_; }
   uint64_t pending_bytes() const { return pending_size_; }
+  // Frames of the current WAL generation captured so far.
+  int64_t generation_frames() const {
+    return end_offset_ > wal::kHeaderSize && page_size_ > 0
+               ? int64_t((end_offset_ - wal::kHeaderSize) / wal::FrameSize(page_size_))
+               : 0;
+  }
   // Hand-offs that restarted the WAL, and full L0 files written since Open.
   int64_t handoffs() const { return handoffs_; }
   int64_t full_l0s() const { return full_l0s_; }

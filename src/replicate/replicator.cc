@@ -182,7 +182,7 @@ void Replicator::MonitorLoop(std::stop_token st) {
     if (!syncer_.is_open()) s = OpenAndReconcile();
     const int64_t now = opts_.syncer.clock->MonotonicMs();
     const bool cut = now >= next_cut;
-    bool grew = false;
+    int64_t grew = 0;  // frames captured by this tick
     if (s.ok() && cut) {
       // Every monitor interval: one L0 file with what was captured.
       s = SyncUntilCaughtUp();
@@ -196,7 +196,7 @@ void Replicator::MonitorLoop(std::stop_token st) {
       // for a restart before it grows (see DbSyncer).
       auto n = syncer_.Capture();
       if (!n.ok()) s = n.status();
-      else grew = *n > 0;
+      else grew = *n;
       if (s.ok() && syncer_.pending_bytes() >= opts_.syncer.max_sync_wal_bytes) s = SyncUntilCaughtUp();
     }
     if (s.ok() && cut) {
@@ -230,7 +230,14 @@ void Replicator::MonitorLoop(std::stop_token st) {
     // Polls fast while the WAL grows, slower while it is idle; never past the next cut.
     int64_t wait = next_cut - opts_.syncer.clock->MonotonicMs();
     if (handoff) {
-      tick = grew ? kMinTickMs : std::min<int64_t>(tick * 2, kMaxTickMs);
+      if (grew > 0) {
+        // Half the time the WAL needs, at this tick's rate, to reach the
+        // hand-off size: a slow writer costs few wake-ups.
+        const int64_t left = std::max<int64_t>(opts_.syncer.handoff_frames - syncer_.generation_frames(), 0);
+        tick = std::clamp<int64_t>(left * tick / (2 * grew), kMinTickMs, kMaxTickMs);
+      } else {
+        tick = std::min<int64_t>(tick * 2, kMaxTickMs);
+      }
       wait = std::min(wait, tick);
     }
     if (wait > 0 && !WaitFor(st, wait)) break;
