@@ -455,6 +455,7 @@ void DbSyncer::Advance(const PageMap& m, const wal::Header& gen) {
   end_offset_ = m.end;
   last_frame_ck_ = std::make_pair(m.last_ck1, m.last_ck2);
   expect_restart_ = false;
+  synced_since_checkpoint_ = true;
 }
 
 Result<bool> DbSyncer::FullL0(const File& wal, const wal::Header& hdr, const std::string& reason,
@@ -523,6 +524,14 @@ Status DbSyncer::CaptureTail(const File& wal, const wal::Header& hdr) {
   }
   Advance(tail, *gen_hdr_);
   EnterGeneration(hdr);
+  // The new generation was read whole to count its frames: capture it from that read.
+  WALSHIP_ASSIGN_OR_RETURN(bool fresh_copied, Stash(wal, fresh, hdr.salt1, hdr.salt2));
+  if (!fresh_copied) {
+    force_full_ = true;
+    full_reason_ = "the WAL restarted while its frames were read";
+    return Status::OK();
+  }
+  Advance(fresh, hdr);
   return Status::OK();
 }
 
@@ -549,6 +558,7 @@ Result<bool> DbSyncer::CaptureLocked(bool bounded, SyncResult* res) {
     if (d.tail) {
       WALSHIP_RETURN_IF_ERROR(CaptureTail(wal, hdr));
       if (force_full_) d = Decision{wal::kHeaderSize, true, full_reason_};
+      else d.offset = end_offset_;  // after what CaptureTail read of the new generation
     } else if (!d.snapshot && (hdr.salt1 != cur_salt1_ || hdr.salt2 != cur_salt2_)) {
       EnterGeneration(hdr);  // after our own checkpoint: nothing was left behind
     }
@@ -597,7 +607,6 @@ Result<bool> DbSyncer::CaptureLocked(bool bounded, SyncResult* res) {
       continue;
     }
     Advance(m, hdr);
-    synced_since_checkpoint_ = true;
     caught_up_ = !m.bounded;
     return caught_up_;
   }
@@ -625,12 +634,25 @@ Result<SyncResult> DbSyncer::Cut() {
   return res;
 }
 
-Result<int64_t> DbSyncer::Capture() {
-  if (db_file_ == nullptr) return FailedPrecondition("database is not open");
-  if (!in_read_tx_) {
-    expect_restart_ = false;
-    WALSHIP_RETURN_IF_ERROR(BeginReadTx());
+Status DbSyncer::CaptureToEnd() {
+  SyncResult ignored;
+  while (true) {
+    WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
+    if (caught_up) return Status::OK();
   }
+}
+
+Status DbSyncer::EnsurePinned() {
+  if (db_file_ == nullptr) return FailedPrecondition("database is not open");
+  if (in_read_tx_) return Status::OK();
+  // The pin was lost (e.g. an error during a checkpoint): any restart since
+  // then was not watched, so a changed WAL generation forces a full L0.
+  expect_restart_ = false;
+  return BeginReadTx();
+}
+
+Result<int64_t> DbSyncer::Capture() {
+  WALSHIP_RETURN_IF_ERROR(EnsurePinned());
   const uint64_t before = end_offset_;
   const uint32_t salt = cur_salt1_;
   SyncResult ignored;
@@ -641,13 +663,7 @@ Result<int64_t> DbSyncer::Capture() {
 }
 
 Result<SyncResult> DbSyncer::SyncOnce() {
-  if (db_file_ == nullptr) return FailedPrecondition("database is not open");
-  if (!in_read_tx_) {
-    // The pin was lost (e.g. an error during a checkpoint): any restart since
-    // then was not watched, so a changed WAL generation forces a full L0.
-    expect_restart_ = false;
-    WALSHIP_RETURN_IF_ERROR(BeginReadTx());
-  }
+  WALSHIP_RETURN_IF_ERROR(EnsurePinned());
   SyncResult full;
   auto caught = CaptureLocked(/*bounded=*/true, &full);
   if (!caught.ok()) return caught.status().WithContext("sync " + opts_.db_path);
@@ -675,11 +691,7 @@ struct TxRollback {
 }  // namespace
 
 Status DbSyncer::SyncAndCheckpoint(const char* what) {
-  SyncResult ignored;
-  while (true) {
-    WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
-    if (caught_up) break;
-  }
+  WALSHIP_RETURN_IF_ERROR(CaptureToEnd());
   WALSHIP_RETURN_IF_ERROR(EndReadTx());
   int nlog = 0, nckpt = 0;
   int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
@@ -740,11 +752,7 @@ Result<bool> DbSyncer::MaybeHandOff() {
     WALSHIP_RETURN_IF_ERROR(conn_w_.Exec("BEGIN"));
     TxRollback pin{&conn_w_};
     WALSHIP_RETURN_IF_ERROR(conn_w_.QueryInt("SELECT COUNT(1) FROM _litestream_seq").status());
-    SyncResult ignored;
-    while (true) {
-      WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
-      if (caught_up) break;
-    }
+    WALSHIP_RETURN_IF_ERROR(CaptureToEnd());
     WALSHIP_RETURN_IF_ERROR(EndReadTx());
     // 2. Let go: everything before the cursor is in the pending file.
     pin.armed = false;
@@ -768,11 +776,7 @@ Result<bool> DbSyncer::MaybeHandOff() {
   }
   // 3. Pin again and follow: the end of the old generation, then the new one.
   WALSHIP_RETURN_IF_ERROR(BeginReadTx());
-  SyncResult ignored;
-  while (true) {
-    WALSHIP_ASSIGN_OR_RETURN(bool caught_up, CaptureLocked(/*bounded=*/false, &ignored));
-    if (caught_up) break;
-  }
+  WALSHIP_RETURN_IF_ERROR(CaptureToEnd());
   if (full_l0s_ != fulls) {
     handoff_enabled_ = false;
     WLOG_WARN("{}: the WAL could not be followed through a hand-off (it restarted more than once, or too fast); "

@@ -204,6 +204,8 @@ class DbSyncer {
   void Advance(const PageMap& m, const wal::Header& gen);
   void EnterGeneration(const wal::Header& hdr);  // cursor at the start of hdr's generation
   Result<SyncResult> Cut();
+  Status CaptureToEnd();   // unbounded capture until caught up
+  Status EnsurePinned();   // our read transaction, begun again if it was lost
   // Captures to the end, then moves our read transaction across a PASSIVE checkpoint.
   Status SyncAndCheckpoint(const char* what);
   Status PreCheckpoint();
