@@ -10,8 +10,10 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -74,6 +76,10 @@ struct Chunk {
 };
 
 constexpr uint64_t kRangesPerFile = 8;
+// The snapshot's stream: chunks read ahead and not yet decoded are held
+// within this many bytes (at least one chunk).
+constexpr uint64_t kStreamAhead = 6 << 20;
+constexpr int64_t kIdleWaitMs = 20;
 
 struct FileState {
   const replica::LtxFileInfo* info = nullptr;
@@ -85,12 +91,27 @@ struct FileState {
   std::vector<Chunk> chunks;
   size_t remaining = 0;  // chunks not yet done
   std::string whole;     // a small file's bytes, until its chunks are applied
-  // The first file's header is read as the start of one ranged read of
-  // [0, lead_end) that stays open and then serves its first chunk (one
-  // request fewer; a server may charge per request, and moto reads the whole
-  // object for every ranged GET). Dropped if unused.
+  // The snapshot (file 0, when not small) is read as one stream: its header
+  // is the start of one read of the whole object that stays open and feeds
+  // its chunks in order (see Span). Dropped if unused.
+  bool stream = false;
   std::unique_ptr<Source> lead;
-  uint64_t lead_end = 0;
+};
+
+// A run [next, end) of the snapshot's chunks read by one sequential read.
+// Chunks are claimed one at a time (next++ under mu_); an idle worker may
+// split off the upper half of what is unclaimed (end shrinks) and read it
+// with a read of its own.
+struct Span {
+  uint32_t next = 0, end = 0;
+  bool owned = false;    // someone reads it
+  bool flowing = false;  // its read delivered a chunk
+};
+
+// A chunk of the snapshot read ahead by the stream, waiting for a decoder.
+struct Queued {
+  uint32_t chunk = 0;
+  std::string data;
 };
 
 // A Source over borrowed bytes.
@@ -110,10 +131,10 @@ class SpanSource final : public Source {
   size_t pos_ = 0;
 };
 
-// The first n bytes of a Source it owns (the rest is never read).
+// The next n bytes of a borrowed Source (nothing past them is read).
 class LimitSource final : public Source {
  public:
-  LimitSource(std::unique_ptr<Source> inner, uint64_t n) : inner_(std::move(inner)), left_(n) {}
+  LimitSource(Source* inner, uint64_t n) : inner_(inner), left_(n) {}
   Result<size_t> Read(void* buf, size_t n) override {
     if (left_ == 0) return size_t{0};
     WALSHIP_ASSIGN_OR_RETURN(size_t got, inner_->Read(buf, size_t(std::min<uint64_t>(n, left_))));
@@ -122,7 +143,7 @@ class LimitSource final : public Source {
   }
 
  private:
-  std::unique_ptr<Source> inner_;
+  Source* inner_;
   uint64_t left_;
 };
 
@@ -179,7 +200,7 @@ class Engine {
   uint64_t FileChunk(uint64_t size) const;
   Status ReadIndex(size_t k);
   Status CheckTrailer(const FileState& f) const;
-  Result<std::unique_ptr<Source>> OpenRange(const std::string& key, uint64_t off, uint64_t len);
+  Result<std::unique_ptr<Source>> OpenRange(const std::string& key, uint64_t off, std::optional<uint64_t> len);
   void LoadJournal();
   std::string JournalJson(uint64_t frontier) const;  // mu_ held
   Status WriteJournal(uint64_t frontier);            // flush_mu_ held
@@ -187,6 +208,13 @@ class Engine {
   Status WaitTurn(size_t file);
   void Worker();
   Status DoChunk(size_t file, size_t chunk);
+  Status DecodeChunk(size_t file, size_t chunk, Source* src);
+  Status DoQueued(Queued q);
+  Status DoSpan(Span* sp);
+  void Reader(Span* sp);
+  Span* UnownedSpan();                 // mu_ held
+  Span* TrySplit(int64_t now);         // mu_ held
+  bool SpansExhausted() const;         // mu_ held
   Status FinishChecks();
   void Fail(Status s);
   void AddProgress(uint64_t n);
@@ -228,6 +256,17 @@ class Engine {
   std::atomic<size_t> files_done_{0};  // leading files whose chunks are all written (changed under mu_)
   Status error_;
   std::vector<std::pair<uint32_t, uint32_t>> pending_;  // done, not yet fdatasync'd
+
+  // The snapshot's stream (all under mu_): spans of file 0, the chunks its
+  // reader read ahead, their bytes (with those being decoded), and when the
+  // reader last waited for room.
+  std::vector<std::unique_ptr<Span>> spans_;
+  std::deque<Queued> queue_;
+  uint64_t ahead_bytes_ = 0;
+  bool reader_running_ = false, reader_waiting_ = false;
+  int64_t reader_waited_ms_ = 0, last_split_ms_ = 0;
+  uint64_t splits_ = 0;
+  Status reader_error_;
 
   // Journal.
   std::mutex flush_mu_;  // serialises journal writes; never held with mu_ across I/O
@@ -283,7 +322,7 @@ class CountingSource final : public Source {
   std::atomic<uint64_t>* n_;
 };
 
-Result<std::unique_ptr<Source>> Engine::OpenRange(const std::string& key, uint64_t off, uint64_t len) {
+Result<std::unique_ptr<Source>> Engine::OpenRange(const std::string& key, uint64_t off, std::optional<uint64_t> len) {
   WALSHIP_ASSIGN_OR_RETURN(std::unique_ptr<Source> s, r_.store()->Open(key, off, len));
   return std::unique_ptr<Source>(std::make_unique<CountingSource>(std::move(s), &bytes_read_));
 }
@@ -305,16 +344,14 @@ Status Engine::ReadHeader(size_t k) {
     hb = f.whole.substr(0, ltx::kHeaderSize);
   } else {
     if (size <= kTailFetch) small_budget_.fetch_add(int64_t(size));
-    // The first file's header starts the read of its first range (see FileState::lead).
-    const uint64_t n = k == 0 ? std::min<uint64_t>(size, ltx::kHeaderSize + FileChunk(size)) : ltx::kHeaderSize;
-    auto src = OpenRange(key, 0, n);
+    // The snapshot's header starts the read of the whole object (one GET,
+    // no Range: the cheapest request on any server; see Span).
+    f.stream = k == 0;
+    auto src = f.stream ? OpenRange(key, 0, std::nullopt) : OpenRange(key, 0, ltx::kHeaderSize);
     if (!src.ok()) return ctx(src.status());
     Status s = ReadAll(src->get(), &hb, ltx::kHeaderSize);
     if (!s.ok()) return ctx(s);
-    if (n > ltx::kHeaderSize) {
-      f.lead = std::move(src).value();
-      f.lead_end = n;
-    }
+    if (f.stream) f.lead = std::move(src).value();
   }
   auto h = ltx::Header::Decode(reinterpret_cast<const uint8_t*>(hb.data()), hb.size());
   if (!h.ok()) return ctx(h.status());
@@ -395,7 +432,9 @@ Status Engine::ReadIndex(size_t k) {
   // ranged GET), all workers busy on a big snapshot. Reads are streamed, so
   // memory does not grow with the range. A function of the file's size
   // only, so a resumed run splits the same way.
-  const uint64_t file_chunk = FileChunk(size);
+  // The snapshot is streamed: its chunks are the decoders' units of work
+  // (chunk_bytes_ each), not reads.
+  const uint64_t file_chunk = f.stream ? chunk_bytes_ : FileChunk(size);
   uint32_t prev = 0;
   Chunk cur;
   Crc64 hash;
@@ -486,7 +525,7 @@ Status Engine::ReadIndex(size_t k) {
 
 std::string Engine::JournalJson(uint64_t frontier) const {
   nlohmann::json j;
-  j["version"] = 1;
+  j["version"] = 2;  // 2: the snapshot in chunk_bytes chunks
   j["chunk_bytes"] = chunk_bytes_;
   j["page_size"] = page_size_;
   j["frontier"] = frontier;
@@ -553,7 +592,7 @@ void Engine::LoadJournal() {
   if (j.is_discarded() || !j.is_object()) return start_over("unreadable journal");
   const auto& files = j["files"];
   const auto& chunks = j["chunks"];
-  if (j.value("version", 0) != 1 || !files.is_array() || !chunks.is_array() || !j["frontier"].is_number_unsigned() ||
+  if (j.value("version", 0) != 2 || !files.is_array() || !chunks.is_array() || !j["frontier"].is_number_unsigned() ||
       j.value("chunk_bytes", uint64_t{0}) != chunk_bytes_ || j.value("page_size", 0u) != page_size_) {
     return start_over("different settings");
   }
@@ -597,8 +636,24 @@ void Engine::LoadJournal() {
 Status Engine::WaitTurn(size_t file) {
   {
     std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [&] { return stop_.load() || files_done_.load() >= file; });
-    if (stop_) return Cancelled("restore: stopped");
+    for (;;) {
+      if (stop_) return Cancelled("restore: stopped");
+      if (files_done_.load() >= file) break;
+      // The snapshot's stream failed and what it read is decoded: file 0
+      // cannot finish.
+      if (!reader_error_.ok() && ahead_bytes_ == 0) return reader_error_;
+      // While waiting, decode the snapshot's read-ahead: file 0 never waits,
+      // and its reader must not stall behind workers parked here.
+      if (!queue_.empty()) {
+        Queued q = std::move(queue_.front());
+        queue_.pop_front();
+        l.unlock();
+        WALSHIP_RETURN_IF_ERROR(DoQueued(std::move(q)));
+        l.lock();
+        continue;
+      }
+      cv_.wait(l);
+    }
   }
   if (journal_on_ && (!have_frontier_ || frontier_written_ < file)) {
     std::lock_guard<std::mutex> fl(flush_mu_);
@@ -629,23 +684,24 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
     WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
   } else {
     WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
-    std::unique_ptr<Source> lead;
-    if (ci == 0) {
-      std::lock_guard<std::mutex> l(mu_);
-      lead = std::move(f.lead);
-    }
-    if (lead != nullptr && c.off == ltx::kHeaderSize && c.off + c.len <= f.lead_end) {
-      src = std::make_unique<LimitSource>(std::move(lead), c.len);
-    } else {
-      lead.reset();
-      auto s = OpenRange(key, c.off, c.len);
-      if (!s.ok()) return ctx(s.status());
-      src = std::move(s).value();
-    }
+    auto s = OpenRange(key, c.off, c.len);
+    if (!s.ok()) return ctx(s.status());
+    src = std::move(s).value();
   }
+  return DecodeChunk(fi, ci, src.get());
+}
 
+// Decodes chunk ci of file fi from src (positioned at its first frame, and
+// ending with it), writes its pages, records its checksum shares.
+Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
+  FileState& f = files_[fi];
+  Chunk& c = f.chunks[ci];
+  const std::string& key = f.info->key;
+  auto ctx = [&](const Status& s) {
+    return s.WithContext("restore: " + key + " bytes " + std::to_string(c.off) + "+" + std::to_string(c.len));
+  };
   const uint32_t ps = page_size_;
-  ltx::FrameStreamDecoder dec(src.get(), ps, kReadBuffer);
+  ltx::FrameStreamDecoder dec(src, ps, kReadBuffer);
   std::unique_ptr<uint8_t[]> wbuf(new uint8_t[std::max<size_t>(kWriteBuffer, ps)]);
   const size_t wcap = std::max<size_t>(kWriteBuffer / ps, 1);
   size_t wpages = 0;
@@ -745,19 +801,197 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
   return MaybeFlush(false);
 }
 
+// A worker takes, in this order: a chunk the snapshot's stream read ahead; a
+// span of the snapshot nobody reads (after a resume); the next chunk of the
+// later files; else, once the reads are the bottleneck, the upper half of a
+// span being read (a second read of the snapshot). It stops when nothing is
+// left to take.
 void Engine::Worker() {
   for (;;) {
     if (stop_) return;
-    const size_t i = next_.fetch_add(1);
-    if (i >= order_.size()) return;
-    auto [fi, ci] = order_[i];
-    if (files_[fi].chunks[ci].done) continue;
-    Status s = DoChunk(fi, ci);
+    std::optional<Queued> q;
+    Span* own = nullptr;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!queue_.empty()) {
+        q = std::move(queue_.front());
+        queue_.pop_front();
+      } else if ((own = UnownedSpan()) != nullptr) {
+        own->owned = true;
+      }
+    }
+    Status s;
+    if (q) {
+      s = DoQueued(std::move(*q));
+    } else if (own != nullptr) {
+      s = DoSpan(own);
+    } else if (const size_t i = next_.fetch_add(1); i < order_.size()) {
+      auto [fi, ci] = order_[i];
+      if (!files_[fi].chunks[ci].done) s = DoChunk(fi, ci);
+    } else {
+      std::unique_lock<std::mutex> l(mu_);
+      if (!queue_.empty() || UnownedSpan() != nullptr || stop_) continue;
+      if (!reader_running_ && SpansExhausted()) return;
+      own = TrySplit(NowMs());
+      if (own == nullptr) {
+        cv_.wait_for(l, std::chrono::milliseconds(kIdleWaitMs));
+        continue;
+      }
+      l.unlock();
+      s = DoSpan(own);
+    }
     if (!s.ok()) {
       Fail(std::move(s));
       return;
     }
   }
+}
+
+Span* Engine::UnownedSpan() {
+  for (auto& sp : spans_) {
+    if (!sp->owned && sp->next < sp->end) return sp.get();
+  }
+  return nullptr;
+}
+
+bool Engine::SpansExhausted() const {
+  for (const auto& sp : spans_) {
+    if (sp->next < sp->end) return false;
+  }
+  return true;
+}
+
+// The reads are the bottleneck when the reader has not waited for room in
+// split_after_ms (decoders keep up) and a read is flowing (at most one split
+// per split_after_ms); then the span with
+// the most unclaimed chunks gives up its upper half (at least 2 chunks).
+Span* Engine::TrySplit(int64_t now) {
+  if (opts_.split_after_ms < 0 || reader_waiting_ ||
+      now - std::max(reader_waited_ms_, last_split_ms_) < opts_.split_after_ms) {
+    return nullptr;
+  }
+  Span* big = nullptr;
+  for (auto& sp : spans_) {
+    if (sp->flowing && sp->next < sp->end && (big == nullptr || sp->end - sp->next > big->end - big->next)) {
+      big = sp.get();
+    }
+  }
+  if (big == nullptr || big->end - big->next < 4) return nullptr;
+  auto part = std::make_unique<Span>();
+  part->end = big->end;
+  part->next = big->next + (big->end - big->next + 1) / 2;
+  big->end = part->next;
+  part->owned = true;
+  last_split_ms_ = now;
+  splits_++;
+  spans_.push_back(std::move(part));
+  return spans_.back().get();
+}
+
+// The stream's reader (its own thread): reads the snapshot's chunks of span
+// sp in order from the lead read and queues their bytes, within
+// kStreamAhead; decoding happens on the workers.
+void Engine::Reader(Span* sp) {
+  FileState& f = files_[0];
+  std::unique_ptr<Source> src = std::move(f.lead);
+  uint64_t pos = ltx::kHeaderSize;
+  for (;;) {
+    uint32_t ci;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_ || sp->next >= sp->end) break;
+      ci = sp->next++;
+    }
+    const Chunk& c = f.chunks[ci];
+    std::string data;
+    Status s = c.off == pos ? ReadAll(src.get(), &data, c.len)
+                            : Internal("restore: stream at " + std::to_string(pos) + ", chunk at " + std::to_string(c.off));
+    if (!s.ok()) {
+      // The chunks already queued are still decoded (a rerun resumes after
+      // them); the error is reported once the workers are done.
+      std::lock_guard<std::mutex> l(mu_);
+      reader_error_ = s.WithContext("restore: " + f.info->key + " bytes " + std::to_string(c.off) + "+" +
+                                    std::to_string(c.len));
+      sp->end = sp->next;
+      break;
+    }
+    pos += c.len;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (ahead_bytes_ > 0 && ahead_bytes_ + c.len > kStreamAhead) {
+        reader_waiting_ = true;
+        cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + c.len <= kStreamAhead; });
+        reader_waiting_ = false;
+        reader_waited_ms_ = NowMs();
+      }
+      if (stop_) break;
+      ahead_bytes_ += c.len;
+      queue_.push_back(Queued{ci, std::move(data)});
+      if (!sp->flowing) {
+        sp->flowing = true;
+        reader_waited_ms_ = NowMs();  // a split is judged from the first bytes on
+      }
+    }
+    cv_.notify_all();
+  }
+  src.reset();  // ends the GET if the span was split
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    reader_running_ = false;
+  }
+  cv_.notify_all();
+}
+
+Status Engine::DoQueued(Queued q) {
+  const uint64_t n = q.data.size();
+  Status s = WaitTurn(0);
+  if (s.ok()) {
+    StringSource src(std::move(q.data));
+    s = DecodeChunk(0, q.chunk, &src);
+  }
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    ahead_bytes_ -= n;
+  }
+  cv_.notify_all();
+  return s;
+}
+
+// Reads the chunks of span sp with one ranged read from the first one
+// claimed to the span's end, decoding as they come; stops where a split cut
+// the span.
+Status Engine::DoSpan(Span* sp) {
+  WALSHIP_RETURN_IF_ERROR(WaitTurn(0));
+  FileState& f = files_[0];
+  std::unique_ptr<Source> src;
+  uint64_t pos = 0;
+  for (;;) {
+    uint32_t ci;
+    uint64_t end_off;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (stop_ || sp->next >= sp->end) break;
+      ci = sp->next++;
+      const Chunk& last = f.chunks[sp->end - 1];
+      end_off = last.off + last.len;
+    }
+    const Chunk& c = f.chunks[ci];
+    if (src == nullptr || pos != c.off) {
+      src.reset();
+      auto o = OpenRange(f.info->key, c.off, end_off - c.off);
+      if (!o.ok()) return o.status().WithContext("restore: " + f.info->key);
+      src = std::move(o).value();
+      pos = c.off;
+    }
+    LimitSource view(src.get(), c.len);
+    WALSHIP_RETURN_IF_ERROR(DecodeChunk(0, ci, &view));
+    pos += c.len;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      sp->flowing = true;
+    }
+  }
+  return Status::OK();
 }
 
 Status Engine::FinishChecks() {
@@ -841,22 +1075,49 @@ Result<ApplyResult> Engine::Run() {
   if (resumed) WLOG_INFO("resuming restore: {} of {} bytes already fetched", bytes_resumed_, plan_.bytes);
   AddProgress(overhead_bytes_.load() + bytes_resumed_);
   while (files_done_ < files_.size() && files_[files_done_].remaining == 0) files_done_++;
-  for (FileState& f : files_) {
-    if (f.lead != nullptr && (f.chunks.empty() || f.chunks[0].done)) f.lead.reset();
-  }
 
-  // 3. Chunks, in plan order.
-  for (size_t k = 0; k < files_.size(); k++) {
+  // 3. The snapshot by spans (one stream from the lead read when starting
+  // from zero; after a resume, one span per run of chunks still to do), the
+  // later files' chunks in plan order.
+  FileState& f0 = files_[0];
+  bool reader = false;
+  size_t work = 0;
+  if (f0.stream) {
+    const bool fresh = f0.lead != nullptr && std::none_of(f0.chunks.begin(), f0.chunks.end(), [](const Chunk& c) { return c.done; });
+    if (!fresh) f0.lead.reset();
+    for (uint32_t i = 0; i < f0.chunks.size();) {
+      if (f0.chunks[i].done) {
+        i++;
+        continue;
+      }
+      auto sp = std::make_unique<Span>();
+      sp->next = i;
+      while (i < f0.chunks.size() && !f0.chunks[i].done) i++;
+      sp->end = i;
+      work += sp->end - sp->next;
+      spans_.push_back(std::move(sp));
+    }
+    if (fresh && !spans_.empty()) {
+      spans_[0]->owned = true;
+      reader = reader_running_ = true;
+    }
+  }
+  for (size_t k = f0.stream ? 1 : 0; k < files_.size(); k++) {
     for (size_t c = 0; c < files_[k].chunks.size(); c++) order_.emplace_back(uint32_t(k), uint32_t(c));
   }
   last_flush_ms_ = NowMs();
   {
-    const size_t n = std::min<size_t>(order_.size(), size_t(threads));
+    const size_t n = std::clamp<size_t>(order_.size() + work, 1, size_t(threads));
+    std::thread rt;
+    if (reader) rt = std::thread([this, s0 = spans_[0].get()] { Reader(s0); });
     std::vector<std::thread> ts;
     for (size_t i = 1; i < n; i++) ts.emplace_back([this] { Worker(); });
     Worker();
     for (auto& t : ts) t.join();
+    if (rt.joinable()) rt.join();
   }
+  if (!reader_error_.ok()) Fail(reader_error_);
+  if (splits_ > 0) WLOG_DEBUG("restore: the snapshot was read by {} reads", splits_ + 1);
   Status err;
   {
     std::lock_guard<std::mutex> l(mu_);

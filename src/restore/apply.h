@@ -6,23 +6,40 @@
 //
 // 1. Metadata, `parallelism` files at a time: each file's header (100 bytes),
 //    then its page index streamed from the tail through ltx::PageIndexParser.
-//    The first file's header is the start of a read of its whole first range,
-//    kept open for that range's chunk; a large file's tail is read as about
-//    1/128 of the file (at most 4 MiB each, 8 MiB in all), so that the index
-//    usually arrives with the trailer: a single big snapshot costs one request
-//    more than its ranges.
+//    The snapshot's (file 0's) header is the start of one read of the whole
+//    object (Open(key, 0, no length): one GET without Range on S3), kept open
+//    as the snapshot's stream; a large file's tail is read as about 1/128 of
+//    the file (at most 4 MiB each, 8 MiB in all), so that the index usually
+//    arrives with the trailer: a big snapshot costs two requests.
 //    The index is never held: consecutive frames are grouped into chunks
-//    (about 1/8 of the file, between chunk_bytes and max_chunk_bytes), and per chunk only (offset, length, first/last pgno,
-//    frame count, a hash of (pgno, size)) is kept: O(file size / chunk_bytes).
-// 2. Chunks are dispatched in plan order to `parallelism` workers. A worker
-//    reads its range with one ObjectStore::Open(key, off, len), decodes the
-//    frames (ltx::FrameStreamDecoder), checks them against the index, and
-//    pwrite()s runs of contiguous pages at (pgno-1)*page_size. Ordering rule:
-//    a chunk of file k writes only after every chunk of files < k has been
-//    written (later files overwrite earlier pages). Chunks are handed out in
-//    order, so the lowest unfinished file never waits: no deadlock. Chunks
-//    under 1 MiB are fetched into memory before waiting, so small
-//    incremental files download in parallel with the snapshot.
+//    (the snapshot: chunk_bytes each; later files: about 1/8 of the file,
+//    between chunk_bytes and max_chunk_bytes), and per chunk only (offset,
+//    length, first/last pgno, frame count, a hash of (pgno, size)) is kept:
+//    O(file size / chunk_bytes).
+// 2. The snapshot is read in spans (runs of its chunks, each read by one
+//    sequential read). Starting from zero there is one span, read by a reader
+//    thread from the stream: it queues each chunk's bytes (at most
+//    kStreamAhead = 6 MiB ahead) for the workers to decode. When the reader
+//    has not waited for room for split_after_ms (the read, not the decoding,
+//    is the bottleneck: a slow connection), an idle worker takes the upper
+//    half of the largest span's unclaimed chunks and reads it with a ranged
+//    read of its own, decoding as it goes (and so on, one split per
+//    split_after_ms). After a resume, each run of chunks still to do is a
+//    span read that way. Servers that read the whole object for every ranged
+//    GET (moto) thus serve the snapshot with one read; S3, whose connections
+//    are each slower than decoding, gets up to `parallelism` reads.
+//    Later files' chunks are dispatched in plan order to the workers. A
+//    worker reads its range with one ObjectStore::Open(key, off, len),
+//    decodes the frames (ltx::FrameStreamDecoder), checks them against the
+//    index, and pwrite()s runs of contiguous pages at (pgno-1)*page_size.
+//    Ordering rule: a chunk of file k writes only after every chunk of files
+//    < k has been written (later files overwrite earlier pages). The
+//    snapshot never waits, a worker waiting for its turn decodes the stream's
+//    queue meanwhile, and a worker takes a span nobody reads before any later
+//    file's chunk: no deadlock. Chunks under 1 MiB are fetched into memory
+//    before waiting, so small incremental files download in parallel with
+//    the snapshot. If the stream fails, the chunks it queued are still
+//    decoded (and kept for a rerun) before the error is returned.
 //    Written pages are handed to writeback (sync_file_range) every 8 MiB, so
 //    the fdatasync calls below find little left to write.
 // 3. Checksums: each worker computes its chunk's share of the LTX file
@@ -48,8 +65,9 @@
 // Memory: parallelism x (a read buffer of 256 KiB, a write buffer of
 // 256 KiB, up to 1 MiB for a prefetched small chunk, and whatever the backend
 // buffers for one ranged read: FileStore streams, S3Store streams through a
-// 1 MiB queue and a 256 KiB receive buffer) + the chunk list + the bitmap;
-// while indexes are read, up to 8 MiB of file tails.
+// 1 MiB queue and a 256 KiB receive buffer) + the stream's read-ahead (6 MiB
+// and one chunk) + the chunk list + the bitmap; while indexes are read, up
+// to 8 MiB of file tails.
 
 #include <cstdint>
 #include <string>

@@ -42,12 +42,19 @@ struct RestoreOptions {
   std::function<void(uint64_t, uint64_t)> progress;
   // Concurrent ranged downloads (and decoding threads).
   int parallelism = 8;
-  // Smallest ranged read (work item) in bytes of page frames; a large file
-  // is split into about 8 ranges of at most 128 MiB (reads are streamed:
-  // memory per worker does not depend on the range).
+  // Work item in bytes of page frames. The snapshot is read as one stream
+  // (one GET of the whole object) cut into chunks of this size for the
+  // decoding threads; later files are read in ranges of at least this size,
+  // about 8 per file, of at most max_chunk_bytes (reads are streamed: memory
+  // per worker does not depend on the range).
   uint64_t chunk_bytes = 2 << 20;
   // Largest ranged read (tests set it to chunk_bytes to get many small ranges).
   uint64_t max_chunk_bytes = uint64_t{128} << 20;
+  // When the snapshot's stream is slower than its decoding (the stream's
+  // reader has not waited for the decoders for this long), an idle thread
+  // reads the upper half of what is left with a ranged read of its own, and
+  // so on up to `parallelism` reads. Negative: never (one stream).
+  int64_t split_after_ms = 100;
   // Continue from "<output>.walship-restore" and its journal if they match.
   bool resume = true;
 };

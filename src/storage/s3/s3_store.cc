@@ -339,13 +339,18 @@ class S3Store::ObjectSource final : public Source {
   }
 
   // Starts the ranged GET for [next_, ...) and waits for its first bytes or
-  // its end, so a missing key fails here. Sets eof_ at the end.
+  // its end, so a missing key fails here. Sets eof_ at the end. A read of a
+  // whole object (offset 0, no length) is one GET without Range: servers
+  // that read the object for every ranged GET (moto) answer it fastest, and
+  // it is one request however large the object. A retry after part of it
+  // resumes with a ranged GET.
   Status Fetch() {
     if (next_ >= end_) {
       eof_ = true;
       return Status::OK();
     }
-    last_ = std::min(end_ - 1, next_ + std::min<uint64_t>(chunk_, UINT64_MAX - next_) - 1);
+    whole_ = next_ == 0 && end_ == UINT64_MAX;
+    last_ = whole_ ? UINT64_MAX - 1 : std::min(end_ - 1, next_ + std::min<uint64_t>(chunk_, UINT64_MAX - next_) - 1);
     {
       std::lock_guard lk(mu_);
       done_ = false;
@@ -375,7 +380,7 @@ class S3Store::ObjectSource final : public Source {
     Request req;
     req.method = "GET";
     req.key = key_;
-    req.headers.emplace_back("Range", "bytes=" + std::to_string(next_) + "-" + std::to_string(last_));
+    if (!whole_) req.headers.emplace_back("Range", "bytes=" + std::to_string(next_) + "-" + std::to_string(last_));
     if (!etag_.empty()) req.headers.emplace_back("If-Match", etag_);
     req.cancel = &cancel_;
     // A large range is received in big pieces (fewer recv calls and wake-ups
@@ -503,6 +508,7 @@ class S3Store::ObjectSource final : public Source {
   uint64_t next_;  // offset of the next byte handed to Read
   uint64_t end_;   // exclusive; UINT64_MAX until the size is known
   uint64_t chunk_;
+  bool whole_ = false;  // this GET is of the whole object (no Range)
   uint64_t last_ = 0;  // last byte of the current GET
   std::string etag_;
   bool eof_ = false;
