@@ -20,8 +20,11 @@ the peer and to a raw curl transfer of the same bytes, all in the same run
      PUT (walship: L0 */0000/*.ltx; Litestream: */wal/*) that started after the commit.
      Also data PUT p99, and the target lag p99 <= sync + 2 x PUT p99.
   4. writer throughput at full speed (small INSERT transactions,
-     synchronous=NORMAL) alone, then beside each replicator; ratio to alone
-     (alone = mean of a run before and a run after; target walship >= 0.97).
+     synchronous=NORMAL) alone, then beside each replicator, in rounds of
+     (alone, walship, alone, litestream) and a last alone run; ratio of the
+     medians, and the median of the paired ratios (each run beside a
+     replicator / the mean of the alone runs just before and after it; the
+     target walship >= 0.97 is judged on this one).
   5. replicator CPU (user+sys s per minute, /proc/PID/stat) and peak RSS
      (VmHWM) during the 20 tx/s, sync 1s run.
   6. S3 requests per minute by method during that run (steady window).
@@ -31,8 +34,8 @@ Usage:
                          [--quick] [--only LIST] [--out table.md] [--keep]
 --only: comma-separated scenarios, from restore (1), snapshot (2), steady
 (3, 5, 6), throughput (4); default all. The table shows only their rows.
---quick: 100 MB only, 20 s steady runs, 5 s throughput runs (~4 min).
-The full run (100M,1G, 60 s steady runs, 10 s throughput runs) takes ~15 min.
+--quick: 100 MB only, 20 s steady runs, 2 rounds of 3 s throughput runs (~4 min).
+The full run (100M,1G, 60 s steady runs, 6 rounds of 5 s throughput runs) takes ~15 min.
 Litestream v0.3.13 comes from `npm ci` (node_modules/@flydotio/...); moto_server,
 curl, boto3 must be installed. Progress goes to stderr, the table to stdout.
 """
@@ -595,16 +598,20 @@ def scenario_steady(args, tools, sync, res):
 # ---- scenario 4: writer throughput ---------------------------------------------
 
 def scenario_throughput(args, tools, res):
-    """Rounds of (alone, walship, litestream), then one more alone run: the
-    machine drifts, so each tool is compared with the median of the alone runs
-    around it."""
+    """Rounds of (alone, walship, alone, litestream), then one more alone run:
+    every run beside a replicator sits between two runs alone. The machine
+    drifts (runs alone vary by +-15 % here), so each such run is also taken
+    as a ratio to the mean of the two alone runs around it (a paired ratio);
+    res[name + " paired"] lists those."""
     tmp = tempfile.mkdtemp(prefix="vs-tput-", dir=args.tmp)
     env = Env(tmp)
     try:
         runs = []
         for _ in range(args.tput_rounds):
-            runs += [None] + list(tools)
+            for tool in tools:
+                runs += [None, tool]
         runs.append(None)
+        rates = []
         for i, tool in enumerate(runs):
             d = os.path.join(tmp, "run%d" % i)
             os.makedirs(d)
@@ -630,12 +637,16 @@ def scenario_throughput(args, tools, res):
             log("throughput %s: %d tx in %.0f s (%.0f tx/s); CPU replicator %.1f s, moto %.1f s" % (
                 name, n, args.tput_s, n / args.tput_s, cpu, moto))
             res.setdefault(name, []).append(n / args.tput_s)
+            rates.append(n / args.tput_s)
             res.setdefault(name + " cpu", []).append((cpu / args.tput_s, moto / args.tput_s))
             if proc is not None:
                 t0 = time.monotonic()
                 rc = t.stop_process(proc, signal.SIGTERM, 30)
                 log("  %s stopped (exit %s) in %.1f s" % (tool.name, rc, time.monotonic() - t0))
             shutil.rmtree(d, ignore_errors=True)
+        for i, tool in enumerate(runs):
+            if tool is not None:  # runs i-1 and i+1 are alone
+                res.setdefault(tool.name + " paired", []).append(rates[i] / ((rates[i - 1] + rates[i + 1]) / 2))
     finally:
         env.close()
         if not args.keep:
@@ -712,9 +723,16 @@ def build_table(tools, sizes, restore, steady, tput):
             return "%.2f / %.2f" % (statistics.median(x[0] for x in c), statistics.median(x[1] for x in c))
 
         rows.append(("  CPU cores busy: replicator / moto", cores(ws), "", cores(ls), "", ""))
-        rows.append(("  with / without replicator (walship >= 0.97)",
-                     "%.3f %s" % (wv / alone, "ok" if wv / alone >= 0.97 else "BELOW"), "",
-                     "%.3f" % (lv / alone), "", ""))
+        rows.append(("  with / without replicator, medians",
+                     "%.3f" % (wv / alone), "", "%.3f" % (lv / alone), "", ""))
+        wp, lp = statistics.median(tput[ws + " paired"]), statistics.median(tput[ls + " paired"])
+
+        def paired(xs):
+            return " / ".join("%.2f" % x for x in xs)
+
+        rows.append(("  with / without, median paired ratio (walship >= 0.97)",
+                     "%.3f %s (%s)" % (wp, "ok" if wp >= 0.97 else "BELOW", paired(tput[ws + " paired"])), "",
+                     "%.3f (%s)" % (lp, paired(tput[ls + " paired"])), "", ""))
 
     head = ("metric", "walship", "/curl", ls, "/curl", "walship/litestream")
     widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
@@ -733,8 +751,8 @@ def main():
     ap.add_argument("--sizes", default="100M,1G")
     ap.add_argument("--quick", action="store_true", help="100 MB only, shorter runs")
     ap.add_argument("--steady-s", type=float, default=None, help="steady 20 tx/s window (default 60, quick 20)")
-    ap.add_argument("--tput-s", type=float, default=None, help="throughput run length (default 10, quick 5)")
-    ap.add_argument("--tput-rounds", type=int, default=None, help="throughput rounds (default 3, quick 2)")
+    ap.add_argument("--tput-s", type=float, default=None, help="throughput run length (default 5, quick 3)")
+    ap.add_argument("--tput-rounds", type=int, default=None, help="throughput rounds (default 6, quick 2)")
     ap.add_argument("--only", default=",".join(SCENARIOS), metavar="LIST",
                     help="comma-separated scenarios to run, from: %s (default all)" % ", ".join(SCENARIOS))
     ap.add_argument("--out", help="also write the table as markdown here")
@@ -743,8 +761,8 @@ def main():
     args = ap.parse_args()
     sizes = [100] if args.quick else [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     args.steady_s = args.steady_s or (20.0 if args.quick else 60.0)
-    args.tput_s = args.tput_s or (5.0 if args.quick else 10.0)
-    args.tput_rounds = args.tput_rounds or (2 if args.quick else 3)
+    args.tput_s = args.tput_s or (3.0 if args.quick else 5.0)
+    args.tput_rounds = args.tput_rounds or (2 if args.quick else 6)
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if not only or only - set(SCENARIOS):
         ap.error("--only: unknown %s; choose from %s" % (

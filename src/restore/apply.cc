@@ -862,9 +862,9 @@ bool Engine::SpansExhausted() const {
 }
 
 // The reads are the bottleneck when the reader has not waited for room in
-// split_after_ms (decoders keep up) and a read is flowing (at most one split
-// per split_after_ms); then the span with
-// the most unclaimed chunks gives up its upper half (at least 2 chunks).
+// split_after_ms (decoders keep up) and a read is flowing; then the span
+// with the most unclaimed chunks gives up its upper half (at least 2
+// chunks). At most one split per split_after_ms.
 Span* Engine::TrySplit(int64_t now) {
   if (opts_.split_after_ms < 0 || reader_waiting_ ||
       now - std::max(reader_waited_ms_, last_split_ms_) < opts_.split_after_ms) {
