@@ -66,6 +66,9 @@ struct SyncerOptions {
   // checkpoints. 0 disables it (the WAL then restarts only at our checkpoints,
   // under the write barrier).
   int64_t handoff_frames = 800;
+  // Backfill the captured frames ourselves before letting go (PASSIVE, up to
+  // our cursor), so the app's own checkpoint has little left to copy and sync.
+  bool handoff_checkpoint = true;
   // The longest the WAL is left unpinned in a hand-off.
   int64_t handoff_wait_us = 20000;
   // Tests: runs in the unpinned window of a hand-off instead of the wait.

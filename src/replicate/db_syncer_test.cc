@@ -55,6 +55,7 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
     o.checkpoint_interval_ms = 0;
     o.handoff_frames = handoff_frames_;
     o.on_unpinned = on_unpinned_;
+    o.handoff_checkpoint = handoff_checkpoint_;
     return o;
   }
   // Salt-1 of the WAL file's header: +1 per restart.
@@ -131,6 +132,9 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
   int restores_ = 0;
   int64_t handoff_frames_ = 0;
   std::function<void()> on_unpinned_;
+  // Off by default here: the hand-off tests model the app's own checkpoint
+  // inside the unpinned window (frames the syncer did not capture).
+  bool handoff_checkpoint_ = false;
 };
 
 TEST_P(SyncerTest, FirstSyncIsASnapshotAndRestoresExactly) {
@@ -456,6 +460,64 @@ TEST_P(SyncerTest, WalTruncatedByTheAppWhileUnpinnedForcesAFullL0) {
   };
   HandOffOnce();
   EXPECT_EQ(syncer_->full_l0s(), 2) << "the old generation's end was cut off";
+  Sync();
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+// With the syncer's own checkpoint, everything it captured is backfilled
+// before it lets go: the app's next write restarts the WAL without the app
+// checkpointing at all, and the syncer follows into the new generation.
+TEST_P(SyncerTest, HandOffCheckpointLetsTheAppRestartWithoutItsOwnCheckpoint) {
+  handoff_frames_ = 10;
+  handoff_checkpoint_ = true;
+  int next = 200000;
+  uint32_t salt_in_window = 0;
+  on_unpinned_ = [&] {
+    Write(next, 2, int(GetParam() / 3));  // no checkpoint by the app
+    salt_in_window = WalSalt1();
+    next += 10;
+  };
+  OpenSyncer();
+  Sync();
+  MakeRoomInTheWal();
+  std::vector<std::string> states;
+  for (int round = 0; round < 3; round++) {
+    Write(round * 100, 40, int(GetParam() / 4));
+    ASSERT_TRUE(syncer_->Capture().ok());
+    const uint32_t salt = WalSalt1();
+    auto h = syncer_->MaybeHandOff();
+    ASSERT_TRUE(h.ok()) << h.status().message();
+    EXPECT_TRUE(*h) << "round " << round;
+    EXPECT_EQ(salt_in_window, salt + 1) << "the app's first write restarted the WAL";
+    Write(round * 100 + 50, 3, 300);
+    SyncResult r = Sync();
+    EXPECT_TRUE(r.wrote);
+    EXPECT_FALSE(r.snapshot) << r.reason;
+    states.push_back(AppContent());
+  }
+  EXPECT_EQ(syncer_->handoffs(), 3);
+  EXPECT_EQ(syncer_->full_l0s(), 1) << "only the initial snapshot";
+  const uint64_t first = syncer_->Position() - states.size() + 1;
+  for (size_t i = 0; i < states.size(); i++) EXPECT_EQ(Restored(first + i), states[i]) << "txid " << first + i;
+}
+
+// The same when the app writes nothing while unpinned (the real wait runs
+// out): the syncer pins a fully backfilled WAL (read mark 0), so the app's
+// next write restarts it under the pin; the syncer follows.
+TEST_P(SyncerTest, HandOffCheckpointWithoutAnAppWriteFollowsTheLaterRestart) {
+  handoff_frames_ = 10;
+  handoff_checkpoint_ = true;
+  HandOffOnce();
+  const uint32_t salt = WalSalt1();
+  Write(300, 2, 300);
+  EXPECT_EQ(WalSalt1(), salt + 1) << "restarted under the syncer's read mark 0";
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.wrote);
+  EXPECT_FALSE(r.snapshot) << r.reason;
+  EXPECT_EQ(syncer_->full_l0s(), 1);
+  EXPECT_TRUE(syncer_->handoff_enabled());
+  EXPECT_EQ(Restored(), AppContent());
+  Write(400, 3);
   Sync();
   EXPECT_EQ(Restored(), AppContent());
 }
