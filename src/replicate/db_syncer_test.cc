@@ -105,6 +105,32 @@ class SyncerTest : public ::testing::TestWithParam<uint32_t> {
     auto h = syncer_->MaybeHandOff();
     ASSERT_TRUE(h.ok()) << h.status().message();
   }
+  // Rounds of: 40 rows, capture, a hand-off that must restart the WAL
+  // (check(round, salt-1 before it) runs after it), 3 more rows, a sync that
+  // writes an incremental file. Returns the app's content after each round.
+  std::vector<std::string> HandOffRounds(int rounds, const std::function<void(int, uint32_t)>& check) {
+    std::vector<std::string> states;
+    for (int round = 0; round < rounds; round++) {
+      Write(round * 100, 40, int(GetParam() / 4));
+      EXPECT_TRUE(syncer_->Capture().ok());
+      const uint32_t salt = WalSalt1();
+      auto h = syncer_->MaybeHandOff();
+      EXPECT_TRUE(h.ok()) << h.status().message();
+      EXPECT_TRUE(h.ok() && *h) << "round " << round;
+      check(round, salt);
+      Write(round * 100 + 50, 3, 300);
+      SyncResult r = Sync();
+      EXPECT_TRUE(r.wrote);
+      EXPECT_FALSE(r.snapshot) << r.reason;
+      states.push_back(AppContent());
+    }
+    return states;
+  }
+  // states[i] is the content at TXID Position() - states.size() + 1 + i.
+  void ExpectRestoresAtEachTxid(const std::vector<std::string>& states) {
+    const uint64_t first = syncer_->Position() - states.size() + 1;
+    for (size_t i = 0; i < states.size(); i++) EXPECT_EQ(Restored(first + i), states[i]) << "txid " << first + i;
+  }
   void MakeRoomInTheWal() {
     Write(900000, 200, int(GetParam()));
     Sync();
@@ -355,26 +381,13 @@ TEST_P(SyncerTest, HandOffFollowsTheAppsRestartAndReadsTheOldGenerationsTail) {
   OpenSyncer();
   Sync();
   MakeRoomInTheWal();
-  std::vector<std::string> states;
-  for (int round = 0; round < 4; round++) {
-    Write(round * 100, 40, int(GetParam() / 4));
-    ASSERT_TRUE(syncer_->Capture().ok());
-    const uint32_t salt = WalSalt1();
-    auto h = syncer_->MaybeHandOff();
-    ASSERT_TRUE(h.ok()) << h.status().message();
-    EXPECT_TRUE(*h) << "round " << round;
+  auto states = HandOffRounds(4, [&](int, uint32_t salt) {
     EXPECT_EQ(WalSalt1(), salt + 1) << "exactly one restart, made by the app";
-    Write(round * 100 + 50, 3, 300);
-    SyncResult r = Sync();
-    EXPECT_TRUE(r.wrote);
-    EXPECT_FALSE(r.snapshot) << r.reason;
-    states.push_back(AppContent());
-  }
+  });
   EXPECT_EQ(syncer_->handoffs(), 4);
   EXPECT_EQ(syncer_->full_l0s(), 1) << "only the initial snapshot";
   EXPECT_TRUE(syncer_->handoff_enabled());
-  const uint64_t first = syncer_->Position() - states.size() + 1;
-  for (size_t i = 0; i < states.size(); i++) EXPECT_EQ(Restored(first + i), states[i]) << "txid " << first + i;
+  ExpectRestoresAtEachTxid(states);
 }
 
 // Between cuts the cursor crosses several generations: one L0 file holds them all.
@@ -480,25 +493,12 @@ TEST_P(SyncerTest, HandOffCheckpointLetsTheAppRestartWithoutItsOwnCheckpoint) {
   OpenSyncer();
   Sync();
   MakeRoomInTheWal();
-  std::vector<std::string> states;
-  for (int round = 0; round < 3; round++) {
-    Write(round * 100, 40, int(GetParam() / 4));
-    ASSERT_TRUE(syncer_->Capture().ok());
-    const uint32_t salt = WalSalt1();
-    auto h = syncer_->MaybeHandOff();
-    ASSERT_TRUE(h.ok()) << h.status().message();
-    EXPECT_TRUE(*h) << "round " << round;
+  auto states = HandOffRounds(3, [&](int, uint32_t salt) {
     EXPECT_EQ(salt_in_window, salt + 1) << "the app's first write restarted the WAL";
-    Write(round * 100 + 50, 3, 300);
-    SyncResult r = Sync();
-    EXPECT_TRUE(r.wrote);
-    EXPECT_FALSE(r.snapshot) << r.reason;
-    states.push_back(AppContent());
-  }
+  });
   EXPECT_EQ(syncer_->handoffs(), 3);
   EXPECT_EQ(syncer_->full_l0s(), 1) << "only the initial snapshot";
-  const uint64_t first = syncer_->Position() - states.size() + 1;
-  for (size_t i = 0; i < states.size(); i++) EXPECT_EQ(Restored(first + i), states[i]) << "txid " << first + i;
+  ExpectRestoresAtEachTxid(states);
 }
 
 // The same when the app writes nothing while unpinned (the real wait runs

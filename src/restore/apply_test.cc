@@ -441,10 +441,12 @@ TEST_F(ApplyTest, ResumeAfterFailureInALaterFileKeepsTheEarlierFiles) {
   EXPECT_EQ(ReadOut(), Reference(b));
 }
 
-// Records the ranges opened, then reads through to the store it wraps.
+// Records the ranges opened, then reads through to the store it wraps (each
+// read through `wrap`, if set).
 class RecordingStore final : public storage::ObjectStore {
  public:
   explicit RecordingStore(storage::ObjectStore* inner) : inner_(inner) {}
+  std::function<std::unique_ptr<Source>(std::unique_ptr<Source>)> wrap;
   std::string Describe() const override { return inner_->Describe(); }
   Status Put(const std::string& key, Source* body, uint64_t size, const storage::PutOptions& opts) override {
     return inner_->Put(key, body, size, opts);
@@ -455,7 +457,8 @@ class RecordingStore final : public storage::ObjectStore {
       std::lock_guard<std::mutex> l(mu_);
       opens_.push_back({offset, length.value_or(UINT64_MAX)});
     }
-    return inner_->Open(key, offset, length);
+    WALSHIP_ASSIGN_OR_RETURN(std::unique_ptr<Source> src, inner_->Open(key, offset, length));
+    return wrap ? wrap(std::move(src)) : std::move(src);
   }
   Result<storage::ObjectInfo> Head(const std::string& key) override { return inner_->Head(key); }
   Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix, const std::string& start_after) override {
@@ -520,45 +523,26 @@ TEST_F(ApplyTest, SnapshotIsOneStreamAndOneTailRead) {
 // Reads that are slower than the decoding: idle workers split the stream's
 // span and read their halves with ranged reads of their own; every chunk is
 // still read once, and the output is exact.
-class SlowReads final : public storage::ObjectStore {
+// 8 KiB per 2 ms (about 4 MB/s per read).
+class SlowSource final : public Source {
  public:
-  explicit SlowReads(storage::ObjectStore* inner) : rec_(inner) {}
-  std::string Describe() const override { return rec_.Describe(); }
-  Status Put(const std::string& key, Source* body, uint64_t size, const storage::PutOptions& opts) override {
-    return rec_.Put(key, body, size, opts);
+  explicit SlowSource(std::unique_ptr<Source> inner) : inner_(std::move(inner)) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    return inner_->Read(buf, std::min<size_t>(n, 8192));
   }
-  Result<std::unique_ptr<Source>> Open(const std::string& key, uint64_t offset,
-                                       std::optional<uint64_t> length) override {
-    WALSHIP_ASSIGN_OR_RETURN(std::unique_ptr<Source> s, rec_.Open(key, offset, length));
-    return std::unique_ptr<Source>(std::make_unique<Slow>(std::move(s)));
-  }
-  Result<storage::ObjectInfo> Head(const std::string& key) override { return rec_.Head(key); }
-  Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix, const std::string& start_after) override {
-    return rec_.List(prefix, start_after);
-  }
-  Status Delete(const std::vector<std::string>& keys) override { return rec_.Delete(keys); }
-  RecordingStore& rec() { return rec_; }
 
  private:
-  // 8 KiB per 2 ms (about 4 MB/s per read).
-  class Slow final : public Source {
-   public:
-    explicit Slow(std::unique_ptr<Source> inner) : inner_(std::move(inner)) {}
-    Result<size_t> Read(void* buf, size_t n) override {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      return inner_->Read(buf, std::min<size_t>(n, 8192));
-    }
-
-   private:
-    std::unique_ptr<Source> inner_;
-  };
-  RecordingStore rec_;
+  std::unique_ptr<Source> inner_;
 };
 
 TEST_F(ApplyTest, SlowStreamIsSplitAcrossReads) {
   Built b = BigSnapshot();
   const uint64_t size = b.plan.files[0].size;
-  SlowReads slow(b.mem.get());
+  RecordingStore slow(b.mem.get());
+  slow.wrap = [](std::unique_ptr<Source> s) -> std::unique_ptr<Source> {
+    return std::make_unique<SlowSource>(std::move(s));
+  };
   auto view = std::shared_ptr<storage::ObjectStore>(&slow, [](storage::ObjectStore*) {});
   replica::Replica r(view, "", storage::KeyLayout::kFile);
   RestoreOptions o = Opts(4, 32 << 10);
@@ -567,7 +551,7 @@ TEST_F(ApplyTest, SlowStreamIsSplitAcrossReads) {
   ASSERT_TRUE(res.ok()) << res.status().message();
   EXPECT_EQ(ReadOut(), Reference(b));
   int ranged = 0;
-  for (auto [off, len] : slow.rec().opens()) {
+  for (auto [off, len] : slow.opens()) {
     if (off > 0 && off + len < size) ranged++;  // a split's read: inside the frames
   }
   EXPECT_GE(ranged, 1);
