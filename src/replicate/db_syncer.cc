@@ -690,20 +690,28 @@ struct TxRollback {
 };
 }  // namespace
 
+// PASSIVE checkpoint on our connection (no read transaction of ours may be
+// open); busy (another checkpointer) is not an error.
+Status DbSyncer::CheckpointPassive(const char* what, int* nlog, int* nckpt) {
+  const int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nlog, nckpt);
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+    return sqlite::FromRc(rc, conn_r_.raw(), std::string(what) + " " + opts_.db_path);
+  }
+  return Status::OK();
+}
+
 Status DbSyncer::SyncAndCheckpoint(const char* what) {
   WALSHIP_RETURN_IF_ERROR(CaptureToEnd());
   WALSHIP_RETURN_IF_ERROR(EndReadTx());
   int nlog = 0, nckpt = 0;
-  int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
+  Status ck = CheckpointPassive(what, &nlog, &nckpt);
   // A WAL restart after this (by our seq bump, or by the app once our new
   // read transaction holds read mark 0 on a fully backfilled WAL) comes after
   // every frame was captured: salt-1 + 1 is expected.
   expect_restart_ = true;
   Status re = BeginReadTx();
   if (!re.ok()) expect_restart_ = false;
-  if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-    return sqlite::FromRc(rc, conn_r_.raw(), std::string(what) + " " + opts_.db_path);
-  }
+  WALSHIP_RETURN_IF_ERROR(ck);
   WALSHIP_RETURN_IF_ERROR(re);
   WLOG_DEBUG("{}: {} (PASSIVE): {} frames in WAL, {} backfilled", opts_.db_path, what, nlog, nckpt);
   return Status::OK();
@@ -762,10 +770,8 @@ Result<bool> DbSyncer::MaybeHandOff() {
       // at full speed ran at 1.02x instead of 0.91x of its speed alone,
       // median of 10 paired runs).
       int nlog = 0, nckpt = 0;
-      const int rc = sqlite3_wal_checkpoint_v2(conn_r_.raw(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &nlog, &nckpt);
-      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-        WLOG_DEBUG("{}: hand-off checkpoint: {}", opts_.db_path, sqlite3_errmsg(conn_r_.raw()));
-      }
+      Status ck = CheckpointPassive("hand-off checkpoint", &nlog, &nckpt);
+      if (!ck.ok()) WLOG_DEBUG("{}", ck.ToString());  // not needed for correctness: the app checkpoints
     }
     // 2. Let go: everything before the cursor is in the pending file.
     pin.armed = false;

@@ -210,6 +210,7 @@ class DbSyncer {
   Status CaptureToEnd();   // unbounded capture until caught up
   Status EnsurePinned();   // our read transaction, begun again if it was lost
   // Captures to the end, then moves our read transaction across a PASSIVE checkpoint.
+  Status CheckpointPassive(const char* what, int* nlog, int* nckpt);
   Status SyncAndCheckpoint(const char* what);
   Status PreCheckpoint();
   Result<bool> CheckpointWithBarrier();  // false: busy, not run

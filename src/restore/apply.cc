@@ -426,14 +426,13 @@ Status Engine::ReadIndex(size_t k) {
 
   const uint32_t lock = ltx::LockPgno(f.h.page_size);
   const bool snapshot = f.h.IsSnapshot();
-  // A large file is split into about kRangesPerFile ranges (never fewer
-  // bytes than chunk_bytes_, never more than kMaxChunk): few requests (an S3
-  // server may charge per request, and moto reads the whole object for every
-  // ranged GET), all workers busy on a big snapshot. Reads are streamed, so
-  // memory does not grow with the range. A function of the file's size
-  // only, so a resumed run splits the same way.
   // The snapshot is streamed: its chunks are the decoders' units of work
-  // (chunk_bytes_ each), not reads.
+  // (chunk_bytes_ each), not reads. A later file is split into about
+  // kRangesPerFile ranges (never fewer bytes than chunk_bytes_, never more
+  // than max_chunk_bytes): few requests (an S3 server may charge per request,
+  // and moto reads the whole object for every ranged GET). Reads are
+  // streamed, so memory does not grow with the range. A function of the
+  // options and the file's size only, so a resumed run splits the same way.
   const uint64_t file_chunk = f.stream ? chunk_bytes_ : FileChunk(size);
   uint32_t prev = 0;
   Chunk cur;
@@ -963,8 +962,7 @@ Status Engine::DoQueued(Queued q) {
 Status Engine::DoSpan(Span* sp) {
   WALSHIP_RETURN_IF_ERROR(WaitTurn(0));
   FileState& f = files_[0];
-  std::unique_ptr<Source> src;
-  uint64_t pos = 0;
+  std::unique_ptr<Source> src;  // from the first chunk claimed (a span's chunks are contiguous)
   for (;;) {
     uint32_t ci;
     uint64_t end_off;
@@ -976,16 +974,13 @@ Status Engine::DoSpan(Span* sp) {
       end_off = last.off + last.len;
     }
     const Chunk& c = f.chunks[ci];
-    if (src == nullptr || pos != c.off) {
-      src.reset();
+    if (src == nullptr) {
       auto o = OpenRange(f.info->key, c.off, end_off - c.off);
       if (!o.ok()) return o.status().WithContext("restore: " + f.info->key);
       src = std::move(o).value();
-      pos = c.off;
     }
     LimitSource view(src.get(), c.len);
     WALSHIP_RETURN_IF_ERROR(DecodeChunk(0, ci, &view));
-    pos += c.len;
     {
       std::lock_guard<std::mutex> l(mu_);
       sp->flowing = true;
