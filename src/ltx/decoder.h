@@ -176,6 +176,8 @@ class PageIndexParser {
 class FrameStreamDecoder {
  public:
   FrameStreamDecoder(Source* src, uint32_t page_size, size_t buffer_size = 256 * 1024);
+  // Decodes the frames held in data[0, n) in place: no buffer, no copy.
+  FrameStreamDecoder(const uint8_t* data, size_t n, uint32_t page_size);
   ~FrameStreamDecoder();
   FrameStreamDecoder(const FrameStreamDecoder&) = delete;
   FrameStreamDecoder& operator=(const FrameStreamDecoder&) = delete;
@@ -196,12 +198,24 @@ class FrameStreamDecoder {
   Status Fill(size_t n);
   Source* src_;
   uint32_t page_size_;
-  std::unique_ptr<uint8_t[]> buf_;
+  std::unique_ptr<uint8_t[]> buf_;  // the read buffer (none over memory)
+  const uint8_t* data_ = nullptr;   // buf_, or the memory decoded in place
   size_t cap_ = 0, pos_ = 0, end_ = 0;
   bool eof_ = false;
   uint64_t consumed_ = 0;
   std::unique_ptr<internal::PageFrameDecoder> frame_decoder_;
 };
+
+// Sizes the page frame at p without decoding it (restore cuts a snapshot's
+// stream into chunks as it arrives): returns the frame's size, or 0 while the
+// n bytes at p do not reach its end yet (call again with more). *pgno is 0 at
+// the end-of-pages marker (size kPageHeaderSize; its bytes are the caller's
+// to check). kCorruption for what FrameStreamDecoder rejects before
+// decompressing: invalid flags, the lock page, a size prefix out of range, a
+// bad LZ4 frame header or a frame longer than a page's may be.
+Result<uint64_t> MeasureFrame(const uint8_t* p, size_t n, uint32_t page_size, uint32_t* pgno);
+// The most bytes MeasureFrame accepts for one frame of a page_size page.
+uint64_t MaxFrameSize(uint32_t page_size);
 
 // Decodes one page frame (as located by the page index) into out (page_size bytes).
 Status DecodePageFrame(const uint8_t* frame, size_t frame_len, uint32_t page_size, uint32_t* pgno,

@@ -377,6 +377,90 @@ TEST(LtxDecoder, PageIndexFromTailAndPageFrames) {
   }
 }
 
+// MeasureFrame walks a file's frames as the page index lists them, asks for
+// more bytes on every prefix of a frame, and stops at the end-of-pages marker.
+TEST(LtxDecoder, MeasureFrameFindsEveryFrameWithoutDecoding) {
+  std::vector<std::string> files;
+  for (const char* name : {"example-block.ltx", "example-frame.ltx", "ref-db-snapshot.ltx"}) files.push_back(ReadVector(name));
+  for (uint32_t ps : {512u, 65536u}) {
+    for (PageEncoding enc : {PageEncoding::kBlock, PageEncoding::kFrame}) {
+      std::vector<Page> pages;
+      for (uint32_t p : {1u, 2u, 5u, 40u}) pages.push_back(Page{p, MakePage(ps, p, ps / 2)});
+      files.push_back(EncodeFile(MakeHeader(ps, 40, 7, 9), pages, enc));
+    }
+  }
+  files.push_back(BuildRaw(MakeHeader(4096, 2, 1, 1), {LegacyFrame(1, MakePage(4096, 1, 0)), BlockFrame(2, MakePage(4096, 2, 0))}));
+  for (const std::string& file : files) {
+    Result<Decoded> full = DecodeAll(file);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    const auto* p = reinterpret_cast<const uint8_t*>(file.data());
+    const uint32_t ps = full->header.page_size;
+    uint64_t at = kHeaderSize;
+    for (const PageIndexEntry& e : full->index) {
+      ASSERT_EQ(at, e.offset);
+      uint32_t pgno = 0;
+      for (size_t n = 0; n < e.size; n += (n < 64 ? 1 : 97)) {
+        Result<uint64_t> m = MeasureFrame(p + at, n, ps, &pgno);
+        ASSERT_TRUE(m.ok()) << m.status().ToString();
+        ASSERT_EQ(*m, 0u) << "frame of page " << e.pgno << " sized from " << n << " of " << e.size << " bytes";
+      }
+      Result<uint64_t> m = MeasureFrame(p + at, file.size() - at, ps, &pgno);
+      ASSERT_TRUE(m.ok()) << m.status().ToString();
+      EXPECT_EQ(*m, e.size);
+      EXPECT_EQ(pgno, e.pgno);
+      at += e.size;
+    }
+    uint32_t pgno = 7;
+    Result<uint64_t> m = MeasureFrame(p + at, file.size() - at, ps, &pgno);
+    ASSERT_TRUE(m.ok());
+    EXPECT_EQ(*m, kPageHeaderSize);
+    EXPECT_EQ(pgno, 0u);
+  }
+}
+
+// A RawFrame's bytes as stored.
+std::string Stored(const RawFrame& f) {
+  std::string out(kPageHeaderSize, '\0');
+  PutBE32(reinterpret_cast<uint8_t*>(out.data()), f.pgno);
+  PutBE16(reinterpret_cast<uint8_t*>(out.data()) + 4, f.flags);
+  if (f.flags & kPageFlagSize) {
+    std::string n(4, '\0');
+    PutBE32(reinterpret_cast<uint8_t*>(n.data()), uint32_t(f.payload.size()));
+    out += n;
+  }
+  return out + f.payload;
+}
+
+TEST(LtxDecoder, MeasureFrameRejectsBadFraming) {
+  const uint32_t ps = 4096;
+  uint32_t pgno = 0;
+  auto measure = [&](const std::string& f) {
+    return MeasureFrame(reinterpret_cast<const uint8_t*>(f.data()), f.size(), ps, &pgno).status().code();
+  };
+  std::string block = Stored(BlockFrame(3, MakePage(ps, 3, 0)));
+  ASSERT_EQ(measure(block), Code::kOk);
+  std::string bad = block;
+  bad[5] = 0x04;  // an unknown flag
+  EXPECT_EQ(measure(bad), Code::kCorruption);
+  bad = block;
+  PutBE32(reinterpret_cast<uint8_t*>(bad.data()) + kPageHeaderSize, 0);  // empty block
+  EXPECT_EQ(measure(bad), Code::kCorruption);
+  PutBE32(reinterpret_cast<uint8_t*>(bad.data()) + kPageHeaderSize, ps * 2);  // beyond LZ4's bound
+  EXPECT_EQ(measure(bad), Code::kCorruption);
+  EXPECT_EQ(measure(Stored(BlockFrame(LockPgno(ps), MakePage(ps, 1, 0)))), Code::kCorruption);
+  std::string legacy = Stored(LegacyFrame(3, MakePage(ps, 3, 0)));
+  ASSERT_EQ(measure(legacy), Code::kOk);
+  bad = legacy;
+  bad[kPageHeaderSize] ^= 0x01;  // not the LZ4 frame magic
+  EXPECT_EQ(measure(bad), Code::kCorruption);
+  bad = legacy;
+  bad[kPageHeaderSize + 4] &= ~0x04;  // no content checksum
+  EXPECT_EQ(measure(bad), Code::kCorruption);
+  // A block header claiming more than a page's frame may hold.
+  bad = legacy.substr(0, kPageHeaderSize + 7) + std::string("\xff\xff\x00\x00", 4) + std::string(70000, 'x');
+  EXPECT_EQ(measure(bad), Code::kCorruption);
+}
+
 TEST(LtxDecoder, PageIndexFromTailRejectsBadLength) {
   std::string file = ReadVector("example-block.ltx");
   file[file.size() - 24] = 0x7f;  // absurd index length

@@ -22,6 +22,7 @@ LZ4F_dctx* Dctx(void* p) { return static_cast<LZ4F_dctx*>(p); }
 }  // namespace
 
 size_t MaxBlockSize(uint32_t page_size) { return size_t(LZ4_compressBound(int(page_size))); }
+size_t MaxFrameBytes(uint32_t page_size) { return MaxBlockSize(page_size) + kFrameSlack; }
 
 Status DecodeBlock(const uint8_t* src, size_t n, uint32_t page_size, uint8_t* out) {
   if (n == 0) return Corruption("empty lz4 block");
@@ -45,6 +46,29 @@ Status CheckFrameStart(const uint8_t* p) {
   return Status::OK();
 }
 
+Result<size_t> FrameLength(const uint8_t* p, size_t n, uint32_t page_size) {
+  if (n < kFrameStartSize) return size_t{0};
+  WALSHIP_RETURN_IF_ERROR(CheckFrameStart(p));
+  const uint8_t flg = p[4];
+  if ((flg >> 6) != 1) return Corruption("lz4 frame version " + std::to_string(flg >> 6) + " is not 1");
+  const size_t limit = MaxFrameBytes(page_size);
+  const bool block_sums = (flg & 0x10) != 0;
+  // Magic, FLG, BD, the optional content size and dictionary ID, the header checksum.
+  size_t at = 4 + 2 + ((flg & 0x08) != 0 ? 8 : 0) + ((flg & 0x01) != 0 ? 4 : 0) + 1;
+  for (;;) {
+    if (at + 4 > limit) return Corruption("lz4 frame longer than " + std::to_string(limit) + " bytes");
+    if (n < at + 4) return size_t{0};
+    const uint32_t b = GetLE32(p + at);
+    at += 4;
+    if (b == 0) {  // end mark, then the content checksum (CheckFrameStart requires it)
+      at += 4;
+      if (at > limit) return Corruption("lz4 frame longer than " + std::to_string(limit) + " bytes");
+      return n >= at ? at : size_t{0};
+    }
+    at += (b & 0x7fffffffu) + (block_sums ? 4 : 0);
+  }
+}
+
 PageFrameDecoder::~PageFrameDecoder() {
   if (dctx_ != nullptr) LZ4F_freeDecompressionContext(Dctx(dctx_));
 }
@@ -63,7 +87,7 @@ Status PageFrameDecoder::Begin(uint8_t* out, uint32_t page_size) {
   produced_ = 0;
   consumed_ = 0;
   stalls_ = 0;
-  limit_ = MaxBlockSize(page_size) + kFrameSlack;
+  limit_ = MaxFrameBytes(page_size);
   return Status::OK();
 }
 

@@ -17,6 +17,9 @@ inline constexpr size_t kFrameStartSize = 5;
 
 // Largest legal LZ4 block payload for a page: LZ4_compressBound(page_size).
 size_t MaxBlockSize(uint32_t page_size);
+// Most bytes the LZ4 frame of one page may take (the block bound plus room
+// for the frame's header, block headers, end mark and checksums).
+size_t MaxFrameBytes(uint32_t page_size);
 
 // Decompresses one raw LZ4 block that must expand to exactly page_size bytes.
 Status DecodeBlock(const uint8_t* src, size_t n, uint32_t page_size, uint8_t* out);
@@ -25,6 +28,13 @@ Status DecodeBlock(const uint8_t* src, size_t n, uint32_t page_size, uint8_t* ou
 // magic (not skippable or legacy) and the content-checksum flag, which the
 // legacy encoding always sets and the Go reader requires.
 Status CheckFrameStart(const uint8_t* p);
+
+// Length of the LZ4 frame of one page at p, found from its frame header and
+// block headers without decompressing: 0 while the n bytes at p do not reach
+// its end yet (call again with more). kCorruption as CheckFrameStart, for a
+// version other than 01, or for a frame longer than a page's frame may be
+// (the decoder's bound).
+Result<size_t> FrameLength(const uint8_t* p, size_t n, uint32_t page_size);
 
 // Incremental decoder of one LZ4 frame holding exactly one page. Owns an
 // LZ4F decompression context, reused across pages (no per-page allocation

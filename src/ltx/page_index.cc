@@ -175,24 +175,56 @@ Status PageIndexParser::Finish() const {
   return Status::OK();
 }
 
+uint64_t MaxFrameSize(uint32_t page_size) {
+  return kPageHeaderSize + std::max(kBlockPrefixSize + internal::MaxBlockSize(page_size), internal::MaxFrameBytes(page_size));
+}
+
+Result<uint64_t> MeasureFrame(const uint8_t* p, size_t n, uint32_t page_size, uint32_t* pgno) {
+  if (n < kPageHeaderSize) return uint64_t{0};
+  // (A frame is sized only once all of it is there: its caller keeps whole frames.)
+  const uint32_t pg = GetBE32(p);
+  const uint16_t flags = GetBE16(p + 4);
+  *pgno = pg;
+  if (pg == 0) return uint64_t{kPageHeaderSize};
+  auto bad = [&](const std::string& m) { return FrameCorrupt("page " + std::to_string(pg) + ": " + m); };
+  if ((flags & ~kPageFlagSize) != 0) return bad("invalid page flags");
+  if (pg == LockPgno(page_size)) return bad("lock page stored");
+  if ((flags & kPageFlagSize) != 0) {
+    if (n < kPageHeaderSize + kBlockPrefixSize) return uint64_t{0};
+    const uint32_t b = GetBE32(p + kPageHeaderSize);
+    if (b == 0 || b > internal::MaxBlockSize(page_size)) return bad("compressed size " + std::to_string(b) + " out of range");
+    const uint64_t size = kPageHeaderSize + kBlockPrefixSize + b;
+    return n >= size ? size : uint64_t{0};
+  }
+  auto len = internal::FrameLength(p + kPageHeaderSize, n - kPageHeaderSize, page_size);
+  if (!len.ok()) return bad(len.status().message());
+  return *len == 0 ? uint64_t{0} : uint64_t{kPageHeaderSize + *len};
+}
+
 FrameStreamDecoder::FrameStreamDecoder(Source* src, uint32_t page_size, size_t buffer_size)
     : src_(src), page_size_(page_size) {
   const size_t frame_max = kPageHeaderSize + kBlockPrefixSize + internal::MaxBlockSize(page_size);
   cap_ = std::max(buffer_size, 2 * frame_max);
   buf_.reset(new uint8_t[cap_]);
+  data_ = buf_.get();
 }
+
+FrameStreamDecoder::FrameStreamDecoder(const uint8_t* data, size_t n, uint32_t page_size)
+    : src_(nullptr), page_size_(page_size), data_(data), cap_(n), end_(n), eof_(true) {}
 
 FrameStreamDecoder::~FrameStreamDecoder() = default;
 
 Status FrameStreamDecoder::Fill(size_t n) {
   if (end_ - pos_ >= n) return Status::OK();
-  if (pos_ + n > cap_) {
+  if (src_ != nullptr && pos_ + n > cap_) {
     std::memmove(buf_.get(), buf_.get() + pos_, end_ - pos_);
     end_ -= pos_;
     pos_ = 0;
   }
   while (end_ - pos_ < n) {
-    if (eof_) return FrameCorrupt("unexpected end of the frames at offset +" + std::to_string(consumed_ + (end_ - pos_)));
+    if (eof_ || src_ == nullptr) {
+      return FrameCorrupt("unexpected end of the frames at offset +" + std::to_string(consumed_ + (end_ - pos_)));
+    }
     Result<size_t> got = src_->Read(buf_.get() + end_, cap_ - end_);
     if (!got.ok()) return got.status();
     if (*got == 0) eof_ = true;
@@ -203,7 +235,7 @@ Status FrameStreamDecoder::Fill(size_t n) {
 
 Status FrameStreamDecoder::Next(Frame* f, uint8_t* page) {
   WALSHIP_RETURN_IF_ERROR(Fill(kPageHeaderSize));
-  const uint8_t* h = buf_.get() + pos_;
+  const uint8_t* h = data_ + pos_;
   const uint32_t pg = GetBE32(h);
   const uint16_t flags = GetBE16(h + 4);
   if (pg == 0) return FrameCorrupt("page number zero");
@@ -214,7 +246,7 @@ Status FrameStreamDecoder::Next(Frame* f, uint8_t* page) {
   f->pgno = pg;
   if ((flags & kPageFlagSize) != 0) {
     WALSHIP_RETURN_IF_ERROR(Fill(kPageHeaderSize + kBlockPrefixSize));
-    const uint8_t* q = buf_.get() + pos_;
+    const uint8_t* q = data_ + pos_;
     const uint32_t n = GetBE32(q + kPageHeaderSize);
     if (n == 0 || n > internal::MaxBlockSize(page_size_)) return bad("compressed size " + std::to_string(n) + " out of range");
     std::memcpy(f->stored, q, kPageHeaderSize + kBlockPrefixSize);
@@ -222,7 +254,7 @@ Status FrameStreamDecoder::Next(Frame* f, uint8_t* page) {
     pos_ += kPageHeaderSize + kBlockPrefixSize;
     consumed_ += kPageHeaderSize + kBlockPrefixSize;
     WALSHIP_RETURN_IF_ERROR(Fill(n));
-    Status s = internal::DecodeBlock(buf_.get() + pos_, n, page_size_, page);
+    Status s = internal::DecodeBlock(data_ + pos_, n, page_size_, page);
     if (!s.ok()) return bad(s.message());
     pos_ += n;
     consumed_ += n;
@@ -232,7 +264,7 @@ Status FrameStreamDecoder::Next(Frame* f, uint8_t* page) {
     pos_ += kPageHeaderSize;
     consumed_ += kPageHeaderSize;
     WALSHIP_RETURN_IF_ERROR(Fill(internal::kFrameStartSize));
-    Status s = internal::CheckFrameStart(buf_.get() + pos_);
+    Status s = internal::CheckFrameStart(data_ + pos_);
     if (!s.ok()) return bad(s.message());
     if (frame_decoder_ == nullptr) frame_decoder_ = std::make_unique<internal::PageFrameDecoder>();
     WALSHIP_RETURN_IF_ERROR(frame_decoder_->Begin(page, page_size_));
@@ -240,7 +272,7 @@ Status FrameStreamDecoder::Next(Frame* f, uint8_t* page) {
     while (!done) {
       if (end_ == pos_) WALSHIP_RETURN_IF_ERROR(Fill(1));
       size_t used = 0;
-      s = frame_decoder_->Feed(buf_.get() + pos_, end_ - pos_, &used, &done);
+      s = frame_decoder_->Feed(data_ + pos_, end_ - pos_, &used, &done);
       if (!s.ok()) return bad(s.message());
       pos_ += used;
       consumed_ += used;

@@ -43,7 +43,12 @@ constexpr int64_t kTailBudget = 8 << 20;
 // little left to write.
 constexpr uint64_t kWritebackSpan = 8 << 20;
 constexpr size_t kStreamBuf = 64 * 1024;        // reads of a long index
-constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched before waiting
+constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched into memory before waiting
+// Larger chunks of later files are fetched before their turn into a spool
+// file (unlinked at once), up to this many bytes in all; past it, after.
+constexpr uint64_t kSpoolMax = uint64_t{1} << 30;
+constexpr size_t kSpoolBuf = 256 * 1024;
+constexpr int kSpoolReads = 2;
 constexpr size_t kWriteBuffer = 256 * 1024;     // contiguous pages per pwrite
 constexpr size_t kReadBuffer = 256 * 1024;      // frame decoder buffer
 constexpr int64_t kJournalEveryMs = 1000;
@@ -78,7 +83,7 @@ struct Chunk {
 constexpr uint64_t kRangesPerFile = 8;
 // The snapshot's stream: chunks read ahead and not yet decoded are held
 // within this many bytes (at least one chunk).
-constexpr uint64_t kStreamAhead = 6 << 20;
+constexpr uint64_t kStreamAhead = 4 << 20;
 constexpr int64_t kIdleWaitMs = 20;
 
 struct FileState {
@@ -108,10 +113,175 @@ struct Span {
   bool flowing = false;  // its read delivered a chunk
 };
 
-// A chunk of the snapshot read ahead by the stream, waiting for a decoder.
+// Buffers of one size, reused: the stream's chunks would otherwise cost a
+// fresh allocation each (page faults and zeroing of 2 MiB per chunk).
+class BufferPool {
+ public:
+  explicit BufferPool(size_t cap) : cap_(cap) {}
+  size_t cap() const { return cap_; }
+  std::unique_ptr<uint8_t[]> Get() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!free_.empty()) {
+        auto b = std::move(free_.back());
+        free_.pop_back();
+        return b;
+      }
+    }
+    return std::unique_ptr<uint8_t[]>(new uint8_t[cap_]);  // left uninitialised
+  }
+  void Put(std::unique_ptr<uint8_t[]> b) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (b != nullptr && free_.size() < kKeep) free_.push_back(std::move(b));
+  }
+
+ private:
+  static constexpr size_t kKeep = 8;
+  const size_t cap_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<uint8_t[]>> free_;
+};
+
+// A chunk of the snapshot read ahead by the stream, waiting for a decoder:
+// its bytes are buf[0, len), a buffer of the pool.
 struct Queued {
   uint32_t chunk = 0;
-  std::string data;
+  std::unique_ptr<uint8_t[]> buf;
+  size_t len = 0;
+};
+
+bool SameChunk(const Chunk& a, const Chunk& b) {
+  return a.off == b.off && a.len == b.len && a.first_pgno == b.first_pgno && a.last_pgno == b.last_pgno &&
+         a.frames == b.frames && a.frames_hash == b.frames_hash;
+}
+
+// Cuts the snapshot's stream into chunks as it arrives, from the frames'
+// headers (ltx::MeasureFrame, nothing decompressed), by the rule ReadIndex
+// applies to the page index: a new chunk when the next frame would take the
+// current one past chunk_bytes. So the chunks are the index's, and the
+// index, which comes at the stream's end, is checked against them there.
+// Checks the snapshot's page order on the way (pages 1.. Commit in order,
+// the lock page skipped), so a corrupt stream never writes outside the
+// database. Reads straight into pool buffers, at most kCutRead at a time; a
+// cut copies the bytes read past it (less than a frame and kCutRead) to the
+// next buffer.
+constexpr size_t kCutRead = 256 << 10;
+class StreamCutter {
+ public:
+  StreamCutter(Source* src, uint32_t page_size, uint32_t commit, uint64_t chunk_bytes, BufferPool* pool)
+      : src_(src), page_size_(page_size), commit_(commit), chunk_bytes_(chunk_bytes), pool_(pool),
+        buf_(pool->Get()), rest_(this) {}
+
+  // The next chunk (metadata as ReadIndex's) and its bytes, a pool buffer
+  // holding *len bytes; false at the end-of-pages marker.
+  Result<bool> Next(Chunk* c, std::unique_ptr<uint8_t[]>* out, size_t* len) {
+    Chunk cur;
+    cur.off = base_;
+    Crc64 hash;
+    size_t s = 0;
+    const uint32_t lock = ltx::LockPgno(page_size_);
+    for (;;) {
+      if (base_ + s == limit_) {
+        if (cur.frames == 0) return Internal("restore: the stream was asked for a chunk past its span");
+        break;
+      }
+      uint32_t pgno = 0;
+      Result<uint64_t> m = ltx::MeasureFrame(buf_.get() + s, fill_ - s, page_size_, &pgno);
+      if (!m.ok()) return m.status().WithContext("at offset " + std::to_string(base_ + s));
+      if (*m == 0) {
+        if (fill_ == pool_->cap()) return Internal("restore: a frame does not fit the stream's buffer");
+        size_t want = std::min(pool_->cap() - fill_, kCutRead);
+        if (limit_ != UINT64_MAX) want = size_t(std::min<uint64_t>(want, limit_ - (base_ + fill_)));
+        if (want == 0) return Corruption("a frame crosses offset " + std::to_string(limit_) + ", a chunk's end in the page index");
+        WALSHIP_ASSIGN_OR_RETURN(size_t n, src_->Read(buf_.get() + fill_, want));
+        if (n == 0) return Corruption("the object ends at offset " + std::to_string(base_ + fill_) + ", inside its frames");
+        fill_ += n;
+        continue;
+      }
+      if (pgno == 0 || (cur.frames > 0 && s + *m > chunk_bytes_)) break;
+      uint32_t want = prev_ + 1;
+      if (want == lock) want++;
+      if (pgno != want || pgno > commit_) {
+        return Corruption("frame at offset " + std::to_string(base_ + s) + " holds page " + std::to_string(pgno) +
+                          ", want page " + std::to_string(want) + " of a snapshot of " + std::to_string(commit_));
+      }
+      prev_ = pgno;
+      if (cur.frames == 0) cur.first_pgno = pgno;
+      cur.last_pgno = pgno;
+      cur.frames++;
+      uint8_t b[12];
+      PutBE32(b, pgno);
+      PutBE64(b + 4, *m);
+      hash.Update(b, sizeof(b));
+      s += size_t(*m);
+    }
+    if (cur.frames == 0) return false;  // at the marker: pos() is its offset
+    cur.len = s;
+    cur.frames_hash = hash.Sum();
+    *c = cur;
+    std::unique_ptr<uint8_t[]> next = pool_->Get();
+    std::memcpy(next.get(), buf_.get() + s, fill_ - s);
+    *out = std::move(buf_);
+    *len = s;
+    buf_ = std::move(next);
+    fill_ -= s;
+    base_ += s;
+    return true;
+  }
+  // Where the next frame starts (the end-of-pages marker once Next returned false).
+  uint64_t pos() const { return base_; }
+  // Reads nothing at or past offset `end` (a chunk's end per the index, where
+  // a split made the span end), and cuts there.
+  void set_limit(uint64_t end) { limit_ = end; }
+  // The stream from pos() on.
+  Source* rest() { return &rest_; }
+
+ private:
+  class Rest final : public Source {
+   public:
+    explicit Rest(StreamCutter* c) : c_(c) {}
+    Result<size_t> Read(void* buf, size_t n) override {
+      if (at_ < c_->fill_) {
+        n = std::min(n, c_->fill_ - at_);
+        std::memcpy(buf, c_->buf_.get() + at_, n);
+        at_ += n;
+        return n;
+      }
+      return c_->src_->Read(buf, n);
+    }
+
+   private:
+    StreamCutter* c_;
+    size_t at_ = 0;
+  };
+
+  Source* src_;
+  const uint32_t page_size_, commit_;
+  const uint64_t chunk_bytes_;
+  BufferPool* pool_;
+  std::unique_ptr<uint8_t[]> buf_;  // the stream's bytes [base_, base_ + fill_)
+  size_t fill_ = 0;
+  uint64_t base_ = ltx::kHeaderSize;
+  uint64_t limit_ = UINT64_MAX;
+  uint32_t prev_ = 0;
+  Rest rest_;
+};
+
+// A Source over bytes [off, off + n) of a file.
+class PReadSource final : public Source {
+ public:
+  PReadSource(const File* f, uint64_t off, uint64_t n) : f_(f), off_(off), left_(n) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    if (left_ == 0) return size_t{0};
+    WALSHIP_ASSIGN_OR_RETURN(size_t got, f_->PRead(buf, size_t(std::min<uint64_t>(n, left_)), off_));
+    off_ += got;
+    left_ -= got;
+    return got;
+  }
+
+ private:
+  const File* f_;
+  uint64_t off_, left_;
 };
 
 // A Source over borrowed bytes.
@@ -198,8 +368,21 @@ class Engine {
  private:
   Status ReadHeader(size_t k);
   uint64_t FileChunk(uint64_t size) const;
-  Status ReadIndex(size_t k);
-  Status CheckTrailer(const FileState& f) const;
+  // A file's trailer and its page index, as chunks.
+  struct IndexInfo {
+    std::vector<Chunk> chunks;
+    ltx::Trailer t;
+    uint64_t tail_crc = 0, tail_len = 0;  // as FileState's
+  };
+  // Reads file k's trailer and page index: from its tail (one or two ranged
+  // reads) or, given `stream` positioned at the end-of-pages marker at
+  // marker_at (the snapshot's stream once its frames are cut), from the rest
+  // of that stream, which must then end.
+  Status ReadIndex(size_t k, Source* stream, uint64_t marker_at, IndexInfo* out);
+  void InstallIndex(size_t k, IndexInfo&& info);
+  Status AdoptIndex(IndexInfo&& info, uint64_t* overhead);  // mu_ held
+  static uint64_t Overhead(const FileState& f);
+  Status CheckTrailer(const FileState& f, const ltx::Trailer& t) const;
   Result<std::unique_ptr<Source>> OpenRange(const std::string& key, uint64_t off, std::optional<uint64_t> len);
   void LoadJournal();
   std::string JournalJson(uint64_t frontier) const;  // mu_ held
@@ -208,12 +391,23 @@ class Engine {
   Status WaitTurn(size_t file);
   void Worker();
   Status DoChunk(size_t file, size_t chunk);
-  Status DecodeChunk(size_t file, size_t chunk, Source* src);
+  Status SpoolChunk(size_t file, size_t chunk, std::optional<uint64_t>* at);
+  struct Ready {
+    uint32_t file = 0, chunk = 0;
+    uint64_t spool_off = 0;
+  };
+  bool TakeReady(Ready* r);  // mu_ held
+  bool ServeOne(std::unique_lock<std::mutex>& l, Status* s);
+  Status DoReady(const Ready& r);
+  // From src, or, with mem, from the chunk's bytes held there (in place).
+  Status DecodeChunk(size_t file, size_t chunk, Source* src, const uint8_t* mem = nullptr);
   Status DoQueued(Queued q);
   Status DoSpan(Span* sp);
   void Reader(Span* sp);
+  Status FinishStream(StreamCutter* cut, uint32_t chunks);
   Span* UnownedSpan();                 // mu_ held
-  Span* TrySplit(int64_t now);         // mu_ held
+  Span* TrySplit(int64_t now, bool* load_index);  // mu_ held
+  Status LoadIndexForSplit();
   bool SpansExhausted() const;         // mu_ held
   Status FinishChecks();
   void Fail(Status s);
@@ -256,11 +450,30 @@ class Engine {
   std::atomic<size_t> files_done_{0};  // leading files whose chunks are all written (changed under mu_)
   Status error_;
   std::vector<std::pair<uint32_t, uint32_t>> pending_;  // done, not yet fdatasync'd
+  // Later files' chunks fetched before their turn into the spool (an
+  // unlinked file beside the output, so nothing is left behind), applied by
+  // any worker once their turn comes: their reads overlap the snapshot's
+  // stream without holding memory.
+  std::vector<Ready> ready_;  // mu_
+  std::mutex spool_mu_;       // opens the spool
+  File spool_;                // valid once a chunk was spooled
+  bool spool_failed_ = false;  // spool_mu_
+  int spool_reads_ = 0;        // mu_
+  std::atomic<uint64_t> spool_used_{0};
 
   // The snapshot's stream (all under mu_): spans of file 0, the chunks its
   // reader read ahead, their bytes (with those being decoded), and when the
   // reader last waited for room.
   std::vector<std::unique_ptr<Span>> spans_;
+  // Starting from zero, the snapshot's chunks are cut from its stream as it
+  // arrives (StreamCutter), and its index is read at the stream's end, or
+  // from its tail when a split needs the chunks ahead first. Until then
+  // index_known_ is false, the stream's span has no end, and file 0's
+  // `remaining` counts one more (the index still to check).
+  bool discover_ = false;
+  bool index_known_ = true, index_loading_ = false, stream_at_end_ = false;
+  uint64_t stream_pos_ = 0;  // the reader's offset in the snapshot
+  std::unique_ptr<BufferPool> pool_;
   std::deque<Queued> queue_;
   uint64_t ahead_bytes_ = 0;
   bool reader_running_ = false, reader_waiting_ = false;
@@ -370,8 +583,8 @@ uint64_t Engine::FileChunk(uint64_t size) const {
                               std::max<uint64_t>(chunk_bytes_, opts_.max_chunk_bytes));
 }
 
-Status Engine::CheckTrailer(const FileState& f) const {
-  const uint64_t post = f.t.post_apply_checksum;
+Status Engine::CheckTrailer(const FileState& f, const ltx::Trailer& t) const {
+  const uint64_t post = t.post_apply_checksum;
   const std::string& key = f.info->key;
   if (f.h.commit == 0 && post != ltx::kChecksumFlag) {
     return Corruption("restore: " + key + ": post-apply checksum " + ltx::FormatChecksum(post) + " of a commit-0 file is not the flag");
@@ -384,42 +597,59 @@ Status Engine::CheckTrailer(const FileState& f) const {
   return Status::OK();
 }
 
-Status Engine::ReadIndex(size_t k) {
+Status Engine::ReadIndex(size_t k, Source* stream, uint64_t marker_at, IndexInfo* out) {
   int64_t budget_release = 0;  // tail bytes held, returned when this returns
   struct Release {
     std::atomic<int64_t>* budget;
     int64_t* n;
     ~Release() { budget->fetch_add(*n); }
   } release{&tail_budget_, &budget_release};
-  FileState& f = files_[k];
+  const FileState& f = files_[k];
   const std::string& key = f.info->key;
   const uint64_t size = f.info->size;
   auto ctx = [&](const Status& s) { return s.WithContext("restore: " + key); };
-  uint64_t tail_n = std::min<uint64_t>(size, kTailFetch);
+  // The last kTailFixed bytes: index length, post-apply checksum, file checksum.
+  uint8_t fixed[kTailFixed];
+  uint64_t tail_n = 0;
   std::string tail;
-  const std::string* tailp = &tail;
-  if (!f.whole.empty()) {
-    tailp = &f.whole;  // the whole file: tail_n == size
-  } else {
-    const uint64_t big = std::min<uint64_t>(size, std::clamp<uint64_t>(size / kTailFraction, kTailFetch, kTailFetchMax));
-    if (big > tail_n) {
-      if (tail_budget_.fetch_sub(int64_t(big)) >= int64_t(big)) {
-        tail_n = big;
-        budget_release = int64_t(big);
-      } else {
-        tail_budget_.fetch_add(int64_t(big));
-      }
+  const uint8_t* tp = nullptr;  // the file's last tail_n bytes, when read from the tail
+  uint64_t index_len = 0;
+  if (stream != nullptr) {
+    if (marker_at + ltx::kPageHeaderSize + kTailFixed >= size) {
+      return Corruption("restore: " + key + ": frames end at offset " + std::to_string(marker_at) +
+                        ", leaving no room for a page index in " + std::to_string(size) + " bytes");
     }
-    auto src = OpenRange(key, size - tail_n, tail_n);
-    if (!src.ok()) return ctx(src.status());
-    Status s = ReadAll(src->get(), &tail, tail_n);
-    if (!s.ok()) return ctx(s);
+    index_len = size - marker_at - ltx::kPageHeaderSize - kTailFixed;
+  } else {
+    tail_n = std::min<uint64_t>(size, kTailFetch);
+    if (!f.whole.empty()) {
+      tp = reinterpret_cast<const uint8_t*>(f.whole.data());  // the whole file: tail_n == size
+    } else {
+      const uint64_t big =
+          std::min<uint64_t>(size, std::clamp<uint64_t>(size / kTailFraction, kTailFetch, kTailFetchMax));
+      if (big > tail_n) {
+        if (tail_budget_.fetch_sub(int64_t(big)) >= int64_t(big)) {
+          tail_n = big;
+          budget_release = int64_t(big);
+        } else {
+          tail_budget_.fetch_add(int64_t(big));
+        }
+      }
+      auto src = OpenRange(key, size - tail_n, tail_n);
+      if (!src.ok()) return ctx(src.status());
+      Status s = ReadAll(src->get(), &tail, tail_n);
+      if (!s.ok()) return ctx(s);
+      tp = reinterpret_cast<const uint8_t*>(tail.data());
+    }
+    std::memcpy(fixed, tp + tail_n - kTailFixed, kTailFixed);
+    index_len = GetBE64(fixed);
   }
-  const auto* tp = reinterpret_cast<const uint8_t*>(tailp->data());
-  const uint64_t index_len = GetBE64(tp + tail_n - kTailFixed);
-  f.t.post_apply_checksum = GetBE64(tp + tail_n - ltx::kTrailerSize);
-  f.t.file_checksum = GetBE64(tp + tail_n - 8);
-  WALSHIP_RETURN_IF_ERROR(CheckTrailer(f));
+  auto trailer = [&]() -> Status {
+    out->t.post_apply_checksum = GetBE64(fixed + 8);
+    out->t.file_checksum = GetBE64(fixed + 16);
+    return CheckTrailer(f, out->t);
+  };
+  if (stream == nullptr) WALSHIP_RETURN_IF_ERROR(trailer());
   ltx::PageIndexParser parser(size, index_len);
   const uint64_t marker_off = parser.pages_end();  // 0 if the length is out of range
   if (marker_off == 0) return ctx(parser.Finish());
@@ -432,8 +662,10 @@ Status Engine::ReadIndex(size_t k) {
   // than max_chunk_bytes): few requests (an S3 server may charge per request,
   // and moto reads the whole object for every ranged GET). Reads are
   // streamed, so memory does not grow with the range. A function of the
-  // options and the file's size only, so a resumed run splits the same way.
+  // options and the file's size only, so a resumed run splits the same way;
+  // StreamCutter cuts the snapshot's stream by the same rule.
   const uint64_t file_chunk = f.stream ? chunk_bytes_ : FileChunk(size);
+  std::vector<Chunk>& chunks = out->chunks;
   uint32_t prev = 0;
   Chunk cur;
   Crc64 hash;
@@ -451,7 +683,7 @@ Status Engine::ReadIndex(size_t k) {
     prev = e.pgno;
     if (cur.frames > 0 && cur.len + e.size > file_chunk) {
       cur.frames_hash = hash.Sum();
-      f.chunks.push_back(cur);
+      chunks.push_back(cur);
       cur = Chunk{};
       hash.Reset();
     }
@@ -483,21 +715,43 @@ Status Engine::ReadIndex(size_t k) {
     }
     return parser.Feed(p + skip, n - skip, on_entry);
   };
-  if (marker_off >= size - tail_n) {
+  if (tp != nullptr && marker_off >= size - tail_n) {
     const size_t at = size_t(marker_off - (size - tail_n));
     WALSHIP_RETURN_IF_ERROR(ctx(feed(tp + at, size_t(region), marker_off)));
   } else {
-    auto src = OpenRange(key, marker_off, region);
-    if (!src.ok()) return ctx(src.status());
+    std::unique_ptr<Source> ranged;
+    Source* src = stream;
+    if (src == nullptr) {
+      auto o = OpenRange(key, marker_off, region);
+      if (!o.ok()) return ctx(o.status());
+      ranged = std::move(o).value();
+      src = ranged.get();
+    }
     std::unique_ptr<uint8_t[]> buf(new uint8_t[kStreamBuf]);
     uint64_t at = marker_off;
     while (at < marker_off + region) {
-      auto n = (*src)->Read(buf.get(), std::min<uint64_t>(kStreamBuf, marker_off + region - at));
+      auto n = src->Read(buf.get(), std::min<uint64_t>(kStreamBuf, marker_off + region - at));
       if (!n.ok()) return ctx(n.status());
       if (*n == 0) return Corruption("restore: " + key + ": short read of the page index");
       WALSHIP_RETURN_IF_ERROR(ctx(feed(buf.get(), *n, at)));
       at += *n;
     }
+  }
+  if (stream != nullptr) {
+    // The stream goes on with the index length and the trailer, and ends.
+    std::string rest;
+    Status s = ReadAll(stream, &rest, kTailFixed);
+    if (!s.ok()) return ctx(s);
+    std::memcpy(fixed, rest.data(), kTailFixed);
+    if (GetBE64(fixed) != index_len) {
+      return Corruption("restore: " + key + ": index length " + std::to_string(GetBE64(fixed)) +
+                        " does not match the " + std::to_string(index_len) + " bytes after the frames");
+    }
+    WALSHIP_RETURN_IF_ERROR(trailer());
+    uint8_t extra;
+    auto n = stream->Read(&extra, 1);
+    if (!n.ok()) return ctx(n.status());
+    if (*n != 0) return Corruption("restore: " + key + ": more bytes than the " + std::to_string(size) + " listed");
   }
   WALSHIP_RETURN_IF_ERROR(ctx(parser.Finish()));
   if (snapshot) {
@@ -510,33 +764,86 @@ Status Engine::ReadIndex(size_t k) {
   }
   if (cur.frames > 0) {
     cur.frames_hash = hash.Sum();
-    f.chunks.push_back(cur);
+    chunks.push_back(cur);
   }
-  tcrc.Update(tp + tail_n - kTailFixed, 16);  // index length + post-apply checksum
-  f.tail_crc = tcrc.Sum();
-  f.tail_len = region + 16;
-  f.remaining = f.chunks.size();
+  tcrc.Update(fixed, 16);  // index length + post-apply checksum
+  out->tail_crc = tcrc.Sum();
+  out->tail_len = region + 16;
+  return Status::OK();
+}
+
+uint64_t Engine::Overhead(const FileState& f) {
   uint64_t frame_bytes = 0;
   for (const Chunk& c : f.chunks) frame_bytes += c.len;
-  overhead_bytes_ += size - frame_bytes;  // reported with the resumed bytes
+  return f.info->size - frame_bytes;
+}
+
+void Engine::InstallIndex(size_t k, IndexInfo&& info) {
+  FileState& f = files_[k];
+  f.chunks = std::move(info.chunks);
+  f.t = info.t;
+  f.tail_crc = info.tail_crc;
+  f.tail_len = info.tail_len;
+  f.remaining = f.chunks.size();
+  overhead_bytes_ += Overhead(f);  // reported with the resumed bytes
+}
+
+// The snapshot's index, once read (from its tail, for a split, or at the
+// stream's end) while its stream is cut into chunks: the chunks cut so far
+// must be the index's first ones; the rest are added (the stream's span now
+// ends where the index does). A second reading must agree with the first.
+Status Engine::AdoptIndex(IndexInfo&& info, uint64_t* overhead) {
+  FileState& f = files_[0];
+  const std::string& key = f.info->key;
+  const size_t have = f.chunks.size();
+  if (index_known_) {
+    if (info.chunks.size() != have || !std::equal(info.chunks.begin(), info.chunks.end(), f.chunks.begin(), SameChunk)) {
+      return Corruption("restore: " + key + ": the page index read twice differs");
+    }
+    return Status::OK();
+  }
+  if (info.chunks.size() < have) {
+    return Corruption("restore: " + key + ": the page index lists " + std::to_string(info.chunks.size()) +
+                      " chunks of frames, the stream has more");
+  }
+  for (size_t i = 0; i < have; i++) {
+    if (!SameChunk(info.chunks[i], f.chunks[i])) {
+      return Corruption("restore: " + key + ": frames at offset " + std::to_string(f.chunks[i].off) +
+                        " do not match the page index");
+    }
+  }
+  if (info.chunks.size() > f.chunks.capacity()) return Internal("restore: " + key + ": more chunks than reserved");
+  for (size_t i = have; i < info.chunks.size(); i++) f.chunks.push_back(info.chunks[i]);
+  f.remaining += info.chunks.size() - have;
+  f.remaining--;  // the index is no longer awaited
+  f.t = info.t;
+  f.tail_crc = info.tail_crc;
+  f.tail_len = info.tail_len;
+  index_known_ = true;
+  spans_[0]->end = uint32_t(f.chunks.size());
+  *overhead = Overhead(f);
+  overhead_bytes_ += *overhead;
+  while (files_done_ < files_.size() && files_[files_done_].remaining == 0) files_done_++;
   return Status::OK();
 }
 
 std::string Engine::JournalJson(uint64_t frontier) const {
   nlohmann::json j;
-  j["version"] = 2;  // 2: the snapshot in chunk_bytes chunks
+  j["version"] = 3;  // 2: the snapshot in chunk_bytes chunks; 3: files by header checksum, chunks with offsets
   j["chunk_bytes"] = chunk_bytes_;
   j["page_size"] = page_size_;
   j["frontier"] = frontier;
   nlohmann::json fs = nlohmann::json::array();
   for (const FileState& f : files_) {
-    fs.push_back({{"key", f.info->key}, {"size", f.info->size}, {"file_checksum", ltx::FormatChecksum(f.t.file_checksum)}});
+    // The header's checksum, not the trailer's: the snapshot's trailer comes
+    // at the end of its stream.
+    fs.push_back({{"key", f.info->key}, {"size", f.info->size}, {"header_crc", ltx::FormatChecksum(f.header_crc)}});
   }
   j["files"] = fs;
   nlohmann::json cs = nlohmann::json::array();
   for (auto [fi, ci] : synced_) {
     const Chunk& c = files_[fi].chunks[ci];
-    cs.push_back({fi, ci, ltx::FormatChecksum(c.crc), c.stream_len, ltx::FormatChecksum(c.page_xor)});
+    cs.push_back({fi, ci, ltx::FormatChecksum(c.crc), c.stream_len, ltx::FormatChecksum(c.page_xor), c.off, c.len});
   }
   j["chunks"] = cs;
   return j.dump();
@@ -591,7 +898,7 @@ void Engine::LoadJournal() {
   if (j.is_discarded() || !j.is_object()) return start_over("unreadable journal");
   const auto& files = j["files"];
   const auto& chunks = j["chunks"];
-  if (j.value("version", 0) != 2 || !files.is_array() || !chunks.is_array() || !j["frontier"].is_number_unsigned() ||
+  if (j.value("version", 0) != 3 || !files.is_array() || !chunks.is_array() || !j["frontier"].is_number_unsigned() ||
       j.value("chunk_bytes", uint64_t{0}) != chunk_bytes_ || j.value("page_size", 0u) != page_size_) {
     return start_over("different settings");
   }
@@ -600,7 +907,7 @@ void Engine::LoadJournal() {
     const auto& jf = files[common];
     const FileState& f = files_[common];
     if (!jf.is_object() || jf.value("key", "") != f.info->key || jf.value("size", uint64_t{0}) != f.info->size ||
-        jf.value("file_checksum", "") != ltx::FormatChecksum(f.t.file_checksum)) {
+        jf.value("header_crc", "") != ltx::FormatChecksum(f.header_crc)) {
       break;
     }
     common++;
@@ -609,14 +916,15 @@ void Engine::LoadJournal() {
   if (frontier >= common) return start_over("the plan changed before the files already applied");
   std::vector<std::pair<uint32_t, uint32_t>> kept;
   for (const auto& c : chunks) {
-    if (!c.is_array() || c.size() != 5 || !c[0].is_number_unsigned() || !c[1].is_number_unsigned() ||
-        !c[2].is_string() || !c[3].is_number_unsigned() || !c[4].is_string()) {
+    if (!c.is_array() || c.size() != 7 || !c[0].is_number_unsigned() || !c[1].is_number_unsigned() ||
+        !c[2].is_string() || !c[3].is_number_unsigned() || !c[4].is_string() || !c[5].is_number_unsigned() ||
+        !c[6].is_number_unsigned()) {
       return start_over("malformed chunk entry");
     }
     const uint64_t fi = c[0].get<uint64_t>(), ci = c[1].get<uint64_t>();
     if (fi >= common || ci >= files_[fi].chunks.size()) continue;
     Chunk& ch = files_[fi].chunks[ci];
-    if (ch.done) continue;
+    if (ch.done || ch.off != c[5].get<uint64_t>() || ch.len != c[6].get<uint64_t>()) continue;
     ch.done = true;
     ch.crc = std::strtoull(c[2].get<std::string>().c_str(), nullptr, 16);
     ch.stream_len = c[3].get<uint64_t>();
@@ -632,6 +940,29 @@ void Engine::LoadJournal() {
   have_frontier_ = true;
 }
 
+// For a worker about to wait (mu_ held through l): decodes a chunk of the
+// snapshot's read-ahead or applies a spooled chunk whose turn came, if there
+// is one (returns true; its status in *s). File 0 never waits, its reader
+// must not stall behind parked workers, and a spooled chunk may be what the
+// others wait for.
+bool Engine::ServeOne(std::unique_lock<std::mutex>& l, Status* s) {
+  if (!queue_.empty()) {
+    Queued q = std::move(queue_.front());
+    queue_.pop_front();
+    l.unlock();
+    *s = DoQueued(std::move(q));
+    l.lock();
+    return true;
+  }
+  if (Ready r; TakeReady(&r)) {
+    l.unlock();
+    *s = DoReady(r);
+    l.lock();
+    return true;
+  }
+  return false;
+}
+
 Status Engine::WaitTurn(size_t file) {
   {
     std::unique_lock<std::mutex> l(mu_);
@@ -641,14 +972,9 @@ Status Engine::WaitTurn(size_t file) {
       // The snapshot's stream failed and what it read is decoded: file 0
       // cannot finish.
       if (!reader_error_.ok() && ahead_bytes_ == 0) return reader_error_;
-      // While waiting, decode the snapshot's read-ahead: file 0 never waits,
-      // and its reader must not stall behind workers parked here.
-      if (!queue_.empty()) {
-        Queued q = std::move(queue_.front());
-        queue_.pop_front();
-        l.unlock();
-        WALSHIP_RETURN_IF_ERROR(DoQueued(std::move(q)));
-        l.lock();
+      Status s;
+      if (ServeOne(l, &s)) {
+        WALSHIP_RETURN_IF_ERROR(s);
         continue;
       }
       cv_.wait(l);
@@ -672,27 +998,132 @@ Status Engine::DoChunk(size_t fi, size_t ci) {
   if (!f.whole.empty()) {
     WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
     src = std::make_unique<SpanSource>(f.whole.data() + c.off, size_t(c.len));
-  } else if (c.len < kPrefetchMax && fi > files_done_.load()) {
-    // Fetch now (in parallel with earlier files), apply when its turn comes.
-    auto s = OpenRange(key, c.off, c.len);
-    if (!s.ok()) return ctx(s.status());
-    std::string data;
-    Status st = ReadAll(s->get(), &data, c.len);
-    if (!st.ok()) return ctx(st);
-    src = std::make_unique<StringSource>(std::move(data));
-    WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
-  } else {
-    WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
-    auto s = OpenRange(key, c.off, c.len);
-    if (!s.ok()) return ctx(s.status());
-    src = std::move(s).value();
+    return DecodeChunk(fi, ci, src.get());
   }
-  return DecodeChunk(fi, ci, src.get());
+  if (fi > files_done_.load()) {
+    if (c.len < kPrefetchMax) {
+      // Fetch now (in parallel with earlier files), apply when its turn comes.
+      auto s = OpenRange(key, c.off, c.len);
+      if (!s.ok()) return ctx(s.status());
+      std::string data;
+      Status st = ReadAll(s->get(), &data, c.len);
+      if (!st.ok()) return ctx(st);
+      StringSource mem(std::move(data));
+      WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
+      return DecodeChunk(fi, ci, &mem);
+    }
+    // Fetch now into the spool; any worker applies it when its turn comes.
+    std::optional<uint64_t> at;
+    WALSHIP_RETURN_IF_ERROR(SpoolChunk(fi, ci, &at));
+    if (at) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        ready_.push_back(Ready{uint32_t(fi), uint32_t(ci), *at});
+      }
+      cv_.notify_all();
+      return Status::OK();
+    }
+  }
+  WALSHIP_RETURN_IF_ERROR(WaitTurn(fi));
+  auto s = OpenRange(key, c.off, c.len);
+  if (!s.ok()) return ctx(s.status());
+  return DecodeChunk(fi, ci, s->get());
+}
+
+// Reads chunk ci of file fi into the spool; *at is where, or stays empty
+// (nothing kept) when the spool is full or cannot be written.
+Status Engine::SpoolChunk(size_t fi, size_t ci, std::optional<uint64_t>* at) {
+  const Chunk& c = files_[fi].chunks[ci];
+  const std::string& key = files_[fi].info->key;
+  auto ctx = [&](const Status& s) {
+    return s.WithContext("restore: " + key + " bytes " + std::to_string(c.off) + "+" + std::to_string(c.len));
+  };
+  const uint64_t off = spool_used_.fetch_add(c.len);
+  if (off + c.len > kSpoolMax) return Status::OK();
+  {
+    // At most kSpoolReads at once (each read buffers in the backend); the
+    // others serve meanwhile.
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      if (stop_) return Cancelled("restore: stopped");
+      if (spool_reads_ < kSpoolReads) break;
+      Status s;
+      if (ServeOne(l, &s)) {
+        WALSHIP_RETURN_IF_ERROR(s);
+        continue;
+      }
+      cv_.wait(l);
+    }
+    spool_reads_++;
+  }
+  struct Slot {
+    Engine* e;
+    ~Slot() {
+      {
+        std::lock_guard<std::mutex> l(e->mu_);
+        e->spool_reads_--;
+      }
+      e->cv_.notify_all();
+    }
+  } slot{this};
+  {
+    std::lock_guard<std::mutex> l(spool_mu_);
+    if (spool_failed_) return Status::OK();
+    if (!spool_.valid()) {
+      const std::string path = tmp_path_ + ".spool";
+      auto fo = File::OpenWrite(path, /*truncate=*/true, 0600);
+      Status s = fo.ok() ? RemoveFile(path) : fo.status();
+      if (!s.ok()) {
+        WLOG_DEBUG("restore: no spool ({}); later files are read in their turn", s.ToString());
+        spool_failed_ = true;
+        return Status::OK();
+      }
+      spool_ = std::move(fo).value();
+    }
+  }
+  auto src = OpenRange(key, c.off, c.len);
+  if (!src.ok()) return ctx(src.status());
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kSpoolBuf]);
+  uint64_t got = 0;
+  while (got < c.len) {
+    auto n = (*src)->Read(buf.get(), size_t(std::min<uint64_t>(kSpoolBuf, c.len - got)));
+    if (!n.ok()) return ctx(n.status());
+    if (*n == 0) return ctx(Corruption("short read: " + std::to_string(got) + " of " + std::to_string(c.len) + " bytes"));
+    Status w = spool_.PWriteFull(buf.get(), *n, off + got);
+    if (!w.ok()) {  // a full disk, say: read in turn instead
+      WLOG_DEBUG("restore: spool write failed ({}); later files are read in their turn", w.ToString());
+      std::lock_guard<std::mutex> l(spool_mu_);
+      spool_failed_ = true;
+      return Status::OK();
+    }
+    got += *n;
+  }
+  *at = off;
+  return Status::OK();
+}
+
+// A spooled chunk whose file's turn has come (mu_ held).
+bool Engine::TakeReady(Ready* r) {
+  for (size_t i = 0; i < ready_.size(); i++) {
+    if (ready_[i].file <= files_done_.load()) {
+      *r = ready_[i];
+      ready_.erase(ready_.begin() + ptrdiff_t(i));
+      return true;
+    }
+  }
+  return false;
+}
+
+Status Engine::DoReady(const Ready& r) {
+  WALSHIP_RETURN_IF_ERROR(WaitTurn(r.file));  // its turn came; records the journal's frontier
+  const Chunk& c = files_[r.file].chunks[r.chunk];
+  PReadSource src(&spool_, r.spool_off, c.len);
+  return DecodeChunk(r.file, r.chunk, &src);
 }
 
 // Decodes chunk ci of file fi from src (positioned at its first frame, and
-// ending with it), writes its pages, records its checksum shares.
-Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
+// ending with it) or from mem, writes its pages, records its checksum shares.
+Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem) {
   FileState& f = files_[fi];
   Chunk& c = f.chunks[ci];
   const std::string& key = f.info->key;
@@ -700,8 +1131,18 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
     return s.WithContext("restore: " + key + " bytes " + std::to_string(c.off) + "+" + std::to_string(c.len));
   };
   const uint32_t ps = page_size_;
-  ltx::FrameStreamDecoder dec(src, ps, kReadBuffer);
-  std::unique_ptr<uint8_t[]> wbuf(new uint8_t[std::max<size_t>(kWriteBuffer, ps)]);
+  std::unique_ptr<ltx::FrameStreamDecoder> decp =
+      mem != nullptr ? std::make_unique<ltx::FrameStreamDecoder>(mem, size_t(c.len), ps)
+                     : std::make_unique<ltx::FrameStreamDecoder>(src, ps, kReadBuffer);
+  ltx::FrameStreamDecoder& dec = *decp;
+  // The write buffer is the thread's, kept across chunks.
+  thread_local std::unique_ptr<uint8_t[]> tl_wbuf;
+  thread_local size_t tl_wcap = 0;
+  if (tl_wcap < std::max<size_t>(kWriteBuffer, ps)) {
+    tl_wcap = std::max<size_t>(kWriteBuffer, ps);
+    tl_wbuf.reset(new uint8_t[tl_wcap]);
+  }
+  uint8_t* const wbuf = tl_wbuf.get();
   const size_t wcap = std::max<size_t>(kWriteBuffer / ps, 1);
   size_t wpages = 0;
   uint32_t wfirst = 0;
@@ -722,7 +1163,7 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
   };
   auto flush = [&]() -> Status {
     if (wpages == 0) return Status::OK();
-    Status s = write(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
+    Status s = write(wbuf, wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
     wpages = 0;
     return s;
   };
@@ -736,7 +1177,7 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
   for (uint32_t i = 0; i < c.frames; i++) {
     if (stop_) return Cancelled("restore: stopped");
     if (wpages == wcap) WALSHIP_RETURN_IF_ERROR(ctx(flush()));
-    uint8_t* page = wbuf.get() + wpages * size_t(ps);
+    uint8_t* page = wbuf + wpages * size_t(ps);
     Status s = dec.Next(&fr, page);
     if (!s.ok()) return ctx(s);
     if ((i == 0 && fr.pgno != c.first_pgno) || (i > 0 && fr.pgno <= prev) ||
@@ -756,9 +1197,9 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
     if (wpages > 0 && fr.pgno != wfirst + wpages) {
       // Not contiguous: write what is buffered, then move this page to the front.
       const uint32_t keep_pgno = fr.pgno;
-      Status st = write(wbuf.get(), wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
+      Status st = write(wbuf, wpages * size_t(ps), uint64_t(wfirst - 1) * ps);
       if (!st.ok()) return ctx(st);
-      std::memmove(wbuf.get(), page, ps);
+      std::memmove(wbuf, page, ps);
       wpages = 0;
       wfirst = keep_pgno;
     }
@@ -801,20 +1242,25 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src) {
 }
 
 // A worker takes, in this order: a chunk the snapshot's stream read ahead; a
-// span of the snapshot nobody reads (after a resume); the next chunk of the
-// later files; else, once the reads are the bottleneck, the upper half of a
-// span being read (a second read of the snapshot). It stops when nothing is
-// left to take.
+// spooled chunk whose turn came; a span of the snapshot nobody reads (after
+// a resume); the next chunk of the later files (spooled if its turn has not
+// come); else, once the reads are the bottleneck, the upper half of a span
+// being read (a second read of the snapshot). It stops when nothing is left
+// to take.
 void Engine::Worker() {
   for (;;) {
     if (stop_) return;
     std::optional<Queued> q;
+    Ready rd;
+    bool ready = false;
     Span* own = nullptr;
     {
       std::lock_guard<std::mutex> l(mu_);
       if (!queue_.empty()) {
         q = std::move(queue_.front());
         queue_.pop_front();
+      } else if (TakeReady(&rd)) {
+        ready = true;
       } else if ((own = UnownedSpan()) != nullptr) {
         own->owned = true;
       }
@@ -822,6 +1268,8 @@ void Engine::Worker() {
     Status s;
     if (q) {
       s = DoQueued(std::move(*q));
+    } else if (ready) {
+      s = DoReady(rd);
     } else if (own != nullptr) {
       s = DoSpan(own);
     } else if (const size_t i = next_.fetch_add(1); i < order_.size()) {
@@ -829,9 +1277,22 @@ void Engine::Worker() {
       if (!files_[fi].chunks[ci].done) s = DoChunk(fi, ci);
     } else {
       std::unique_lock<std::mutex> l(mu_);
-      if (!queue_.empty() || UnownedSpan() != nullptr || stop_) continue;
-      if (!reader_running_ && SpansExhausted()) return;
-      own = TrySplit(NowMs());
+      if (!queue_.empty() || UnownedSpan() != nullptr || stop_ ||
+          std::any_of(ready_.begin(), ready_.end(), [&](const Ready& x) { return x.file <= files_done_.load(); })) {
+        continue;
+      }
+      if (!reader_running_ && SpansExhausted() && ready_.empty()) return;
+      bool load_index = false;
+      own = TrySplit(NowMs(), &load_index);
+      if (load_index) {
+        l.unlock();
+        s = LoadIndexForSplit();
+        if (!s.ok()) {
+          Fail(std::move(s));
+          return;
+        }
+        continue;
+      }
       if (own == nullptr) {
         cv_.wait_for(l, std::chrono::milliseconds(kIdleWaitMs));
         continue;
@@ -863,10 +1324,22 @@ bool Engine::SpansExhausted() const {
 // The reads are the bottleneck when the reader has not waited for room in
 // split_after_ms (decoders keep up) and a read is flowing; then the span
 // with the most unclaimed chunks gives up its upper half (at least 2
-// chunks). At most one split per split_after_ms.
-Span* Engine::TrySplit(int64_t now) {
+// chunks). At most one split per split_after_ms. While the snapshot's
+// chunks ahead are not known yet, the first such call sets *load_index
+// instead (the caller reads the index from the tail), if at least 4 chunks'
+// bytes of the stream are still to come.
+Span* Engine::TrySplit(int64_t now, bool* load_index) {
   if (opts_.split_after_ms < 0 || reader_waiting_ ||
       now - std::max(reader_waited_ms_, last_split_ms_) < opts_.split_after_ms) {
+    return nullptr;
+  }
+  if (!index_known_) {
+    if (!index_loading_ && !stream_at_end_ && reader_running_ && stream_pos_ > 0 &&
+        files_[0].info->size - stream_pos_ >= 4 * chunk_bytes_) {
+      index_loading_ = true;
+      last_split_ms_ = now;
+      *load_index = true;
+    }
     return nullptr;
   }
   Span* big = nullptr;
@@ -887,45 +1360,82 @@ Span* Engine::TrySplit(int64_t now) {
   return spans_.back().get();
 }
 
-// The stream's reader (its own thread): reads the snapshot's chunks of span
-// sp in order from the lead read and queues their bytes, within
-// kStreamAhead; decoding happens on the workers.
+// Reads the snapshot's index from its tail while the stream is cut, so that
+// the chunks ahead of the stream are known and its span can be split.
+Status Engine::LoadIndexForSplit() {
+  IndexInfo info;
+  Status s = ReadIndex(0, nullptr, 0, &info);
+  uint64_t overhead = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    index_loading_ = false;
+    if (s.ok()) s = AdoptIndex(std::move(info), &overhead);
+  }
+  cv_.notify_all();
+  if (overhead > 0) AddProgress(overhead);
+  return s;
+}
+
+// The stream's reader (its own thread): cuts the snapshot's stream into
+// chunks (StreamCutter) and queues their bytes, within kStreamAhead;
+// decoding happens on the workers. While the index is not known, each chunk
+// is added to file 0's list; once it is, each must be the index's next one,
+// up to the span's end (a split may have moved it). At the end-of-pages
+// marker of an undiscovered index, reads the index from the same stream.
 void Engine::Reader(Span* sp) {
   FileState& f = files_[0];
   std::unique_ptr<Source> src = std::move(f.lead);
-  uint64_t pos = ltx::kHeaderSize;
+  StreamCutter cut(src.get(), page_size_, f.h.commit, chunk_bytes_, pool_.get());
+  Status err;
   for (;;) {
     uint32_t ci;
     {
       std::lock_guard<std::mutex> l(mu_);
-      if (stop_ || sp->next >= sp->end) break;
-      ci = sp->next++;
+      if (stop_ || (index_known_ && sp->next >= sp->end)) break;
+      ci = sp->next;  // a split never takes a span's next chunk
+      if (index_known_) {
+        const Chunk& last = f.chunks[sp->end - 1];
+        cut.set_limit(last.off + last.len);
+      }
     }
-    const Chunk& c = f.chunks[ci];
-    std::string data;
-    Status s = c.off == pos ? ReadAll(src.get(), &data, c.len)
-                            : Internal("restore: stream at " + std::to_string(pos) + ", chunk at " + std::to_string(c.off));
-    if (!s.ok()) {
-      // The chunks already queued are still decoded (a rerun resumes after
-      // them); the error is reported once the workers are done.
-      std::lock_guard<std::mutex> l(mu_);
-      reader_error_ = s.WithContext("restore: " + f.info->key + " bytes " + std::to_string(c.off) + "+" +
-                                    std::to_string(c.len));
-      sp->end = sp->next;
+    Chunk c;
+    std::unique_ptr<uint8_t[]> data;
+    size_t len = 0;
+    Result<bool> more = cut.Next(&c, &data, &len);
+    if (!more.ok()) {
+      err = more.status();
       break;
     }
-    pos += c.len;
+    if (!*more) {
+      err = FinishStream(&cut, ci);
+      break;
+    }
     {
       std::unique_lock<std::mutex> l(mu_);
-      if (ahead_bytes_ > 0 && ahead_bytes_ + c.len > kStreamAhead) {
+      if (index_known_) {
+        if (ci >= f.chunks.size() || !SameChunk(c, f.chunks[ci])) {
+          err = Corruption("frames at offset " + std::to_string(c.off) + " do not match the page index");
+          break;
+        }
+      } else {
+        if (f.chunks.size() == f.chunks.capacity()) {
+          err = Internal("more chunks than reserved");
+          break;
+        }
+        f.chunks.push_back(c);
+        f.remaining++;
+      }
+      sp->next = ci + 1;
+      stream_pos_ = c.off + c.len;
+      if (ahead_bytes_ > 0 && ahead_bytes_ + len > kStreamAhead) {
         reader_waiting_ = true;
-        cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + c.len <= kStreamAhead; });
+        cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + len <= kStreamAhead; });
         reader_waiting_ = false;
         reader_waited_ms_ = NowMs();
       }
       if (stop_) break;
-      ahead_bytes_ += c.len;
-      queue_.push_back(Queued{ci, std::move(data)});
+      ahead_bytes_ += len;
+      queue_.push_back(Queued{ci, std::move(data), len});
       if (!sp->flowing) {
         sp->flowing = true;
         reader_waited_ms_ = NowMs();  // a split is judged from the first bytes on
@@ -936,18 +1446,53 @@ void Engine::Reader(Span* sp) {
   src.reset();  // ends the GET if the span was split
   {
     std::lock_guard<std::mutex> l(mu_);
+    if (!err.ok()) {
+      // The chunks already queued are still decoded (a rerun resumes after
+      // them); the error is reported once the workers are done.
+      reader_error_ = err.WithContext("restore: " + f.info->key + " (read as one stream, at offset " +
+                                      std::to_string(cut.pos()) + ")");
+      sp->end = sp->next;
+    }
     reader_running_ = false;
   }
   cv_.notify_all();
 }
 
-Status Engine::DoQueued(Queued q) {
-  const uint64_t n = q.data.size();
-  Status s = WaitTurn(0);
-  if (s.ok()) {
-    StringSource src(std::move(q.data));
-    s = DecodeChunk(0, q.chunk, &src);
+// The stream reached the end-of-pages marker after `chunks` chunks: unless
+// the index is known and ends there too, reads it from the stream's rest
+// and adopts it (or checks it against the one a split read).
+Status Engine::FinishStream(StreamCutter* cut, uint32_t chunks) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stream_at_end_ = true;
+    if (index_known_) {
+      if (chunks != files_[0].chunks.size()) {
+        return Corruption("frames end at offset " + std::to_string(cut->pos()) + "; the page index lists more");
+      }
+      return Status::OK();
+    }
   }
+  IndexInfo info;
+  WALSHIP_RETURN_IF_ERROR(ReadIndex(0, cut->rest(), cut->pos(), &info));
+  if (info.chunks.size() != chunks) {
+    return Corruption("frames end at offset " + std::to_string(cut->pos()) + " after " + std::to_string(chunks) +
+                      " chunks; the page index lists " + std::to_string(info.chunks.size()));
+  }
+  uint64_t overhead = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    WALSHIP_RETURN_IF_ERROR(AdoptIndex(std::move(info), &overhead));
+  }
+  cv_.notify_all();
+  AddProgress(overhead);
+  return Status::OK();
+}
+
+Status Engine::DoQueued(Queued q) {
+  const uint64_t n = q.len;
+  Status s = WaitTurn(0);
+  if (s.ok()) s = DecodeChunk(0, q.chunk, nullptr, q.buf.get());
+  pool_->Put(std::move(q.buf));
   {
     std::lock_guard<std::mutex> l(mu_);
     ahead_bytes_ -= n;
@@ -1023,6 +1568,8 @@ Result<ApplyResult> Engine::Run() {
   files_.resize(plan_.files.size());
   for (size_t k = 0; k < files_.size(); k++) files_[k].info = &plan_.files[k];
 
+  const bool can_resume = opts_.resume && FileExists(tmp_path_) && FileExists(journal_path_);
+
   // 1. Headers, then indexes (a page's last version depends on later Commits).
   WALSHIP_RETURN_IF_ERROR(ParallelFor(files_.size(), threads, [&](size_t k) { return ReadHeader(k); }));
   page_size_ = files_[0].h.page_size;
@@ -1044,19 +1591,46 @@ Result<ApplyResult> Engine::Run() {
   bitmap_.reset(new std::atomic<uint64_t>[words]);
   for (size_t i = 0; i < words; i++) bitmap_[i].store(0, std::memory_order_relaxed);
   shift_ = std::make_unique<Crc64Shift>(page_size_);
-  WALSHIP_RETURN_IF_ERROR(ParallelFor(files_.size(), threads, [&](size_t k) { return ReadIndex(k); }));
+  // Starting from zero, the snapshot's index is not waited for: its stream
+  // is cut into chunks as it arrives, and the index read at its end (a
+  // ranged read of the tail would make servers that read the whole object
+  // for any GET, as moto does, read it twice before the first page).
+  discover_ = files_[0].stream && !can_resume;
+  index_known_ = !discover_;
+  Status indexes = ParallelFor(files_.size(), threads, [&](size_t k) {
+    if (k == 0 && discover_) return Status::OK();
+    IndexInfo info;
+    WALSHIP_RETURN_IF_ERROR(ReadIndex(k, nullptr, 0, &info));
+    InstallIndex(k, std::move(info));
+    return Status::OK();
+  });
+  WALSHIP_RETURN_IF_ERROR(indexes);
+  if (files_[0].stream) {
+    // A chunk (chunk_bytes, or one frame if that is more), the frame that did
+    // not fit, and a read's slack.
+    pool_ = std::make_unique<BufferPool>(size_t(chunk_bytes_ + 2 * ltx::MaxFrameSize(page_size_)) + (64 << 10));
+  }
+  if (discover_) {
+    // Chunks are added as the stream is cut and never move (workers hold
+    // references to them): room for the most the cutting rule can make.
+    // Each chunk but the last, with the next one, holds more than
+    // chunk_bytes; and each holds a frame of at least 7 bytes.
+    const uint64_t size = files_[0].info->size;
+    files_[0].chunks.reserve(size_t(std::min<uint64_t>(2 * (size / chunk_bytes_) + 2, size / 7 + 1)));
+    files_[0].remaining = 1;
+  }
 
   // 2. The output: resume or start over.
   journal_on_ = opts_.resume;
   bool resumed = false;
-  if (opts_.resume && FileExists(tmp_path_) && FileExists(journal_path_)) {
+  if (can_resume) {
     LoadJournal();
     resumed = have_frontier_;
   }
   if (!resumed) {
     for (FileState& f : files_) {
       for (Chunk& c : f.chunks) c.done = false;
-      f.remaining = f.chunks.size();
+      f.remaining = f.chunks.size() + (&f == &files_[0] && discover_ ? 1 : 0);
     }
     synced_.clear();
     bytes_resumed_ = 0;
@@ -1091,6 +1665,12 @@ Result<ApplyResult> Engine::Run() {
       sp->end = i;
       work += sp->end - sp->next;
       spans_.push_back(std::move(sp));
+    }
+    if (discover_) {
+      auto sp = std::make_unique<Span>();
+      sp->end = UINT32_MAX;  // until the index is known
+      spans_.push_back(std::move(sp));
+      work = size_t(threads);
     }
     if (fresh && !spans_.empty()) {
       spans_[0]->owned = true;

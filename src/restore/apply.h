@@ -8,9 +8,13 @@
 //    then its page index streamed from the tail through ltx::PageIndexParser.
 //    The snapshot's (file 0's) header is the start of one read of the whole
 //    object (Open(key, 0, no length): one GET without Range on S3), kept open
-//    as the snapshot's stream; a large file's tail is read as about 1/128 of
-//    the file (at most 4 MiB each, 8 MiB in all), so that the index usually
-//    arrives with the trailer: a big snapshot costs two requests.
+//    as the snapshot's stream. Starting from zero, the snapshot's index is
+//    not read here: its stream is cut into chunks as it arrives (below) and
+//    the index, at the stream's end, is checked against them; a server that
+//    reads the whole object for every GET (moto) then reads it once, not
+//    twice, before the first page. Other files' tails are read as about 1/128
+//    of the file (at most 4 MiB each, 8 MiB in all), so that the index
+//    usually arrives with the trailer.
 //    The index is never held: consecutive frames are grouped into chunks
 //    (the snapshot: chunk_bytes each; later files: about 1/8 of the file,
 //    between chunk_bytes and max_chunk_bytes), and per chunk only (offset,
@@ -18,28 +22,40 @@
 //    O(file size / chunk_bytes).
 // 2. The snapshot is read in spans (runs of its chunks, each read by one
 //    sequential read). Starting from zero there is one span, read by a reader
-//    thread from the stream: it queues each chunk's bytes (at most
-//    kStreamAhead = 6 MiB ahead) for the workers to decode. When the reader
+//    thread from the stream: it cuts the stream into chunks from the frames'
+//    headers (ltx::MeasureFrame: nothing decompressed; the index's own
+//    chunking rule, and the snapshot's page order checked so that a corrupt
+//    stream never writes outside the database) into reused buffers, and
+//    queues them (at most kStreamAhead = 4 MiB ahead) for the workers to
+//    decode in place. At the end-of-pages marker it reads the index from the
+//    same stream and checks that it lists the same chunks. When the reader
 //    has not waited for room for split_after_ms (the read, not the decoding,
-//    is the bottleneck: a slow connection), an idle worker takes the upper
-//    half of the largest span's unclaimed chunks and reads it with a ranged
-//    read of its own, decoding as it goes (and so on, one split per
-//    split_after_ms). After a resume, each run of chunks still to do is a
-//    span read that way. Servers that read the whole object for every ranged
-//    GET (moto) thus serve the snapshot with one read; S3, whose connections
-//    are each slower than decoding, gets up to `parallelism` reads.
+//    is the bottleneck: a slow connection), an idle worker first reads the
+//    index from the tail (the chunks ahead must be known), then takes the
+//    upper half of the largest span's unclaimed chunks and reads it with a
+//    ranged read of its own, decoding as it goes (and so on, one split per
+//    split_after_ms). After a resume, the index is read from the tail first
+//    and each run of chunks still to do is a span read that way. Servers that
+//    read the whole object for every ranged GET (moto) thus serve the
+//    snapshot with one read; S3, whose connections are each slower than
+//    decoding, gets up to `parallelism` reads.
 //    Later files' chunks are dispatched in plan order to the workers. A
 //    worker reads its range with one ObjectStore::Open(key, off, len),
 //    decodes the frames (ltx::FrameStreamDecoder), checks them against the
 //    index, and pwrite()s runs of contiguous pages at (pgno-1)*page_size.
 //    Ordering rule: a chunk of file k writes only after every chunk of files
-//    < k has been written (later files overwrite earlier pages). The
-//    snapshot never waits, a worker waiting for its turn decodes the stream's
-//    queue meanwhile, and a worker takes a span nobody reads before any later
-//    file's chunk: no deadlock. Chunks under 1 MiB are fetched into memory
-//    before waiting, so small incremental files download in parallel with
-//    the snapshot. If the stream fails, the chunks it queued are still
-//    decoded (and kept for a rerun) before the error is returned.
+//    < k has been written (later files overwrite earlier pages). A chunk
+//    whose turn has not come is fetched at once: into memory if under 1 MiB
+//    (the worker then waits for its turn), else into the spool, a file
+//    beside the output unlinked as soon as it is created (at most 1 GiB in
+//    all, 2 reads at a time), from which any worker applies it when its turn
+//    comes; if the spool cannot be written, the chunk is read in its turn.
+//    So later files download while the snapshot streams, without memory.
+//    The snapshot never waits; a waiting worker decodes the stream's queue
+//    and applies spooled chunks whose turn came meanwhile; and a worker takes
+//    a span nobody reads before any later file's chunk: no deadlock. If the
+//    stream fails, the chunks it queued are still decoded (and kept for a
+//    rerun) before the error is returned.
 //    Written pages are handed to writeback (sync_file_range) every 8 MiB, so
 //    the fdatasync calls below find little left to write.
 // 3. Checksums: each worker computes its chunk's share of the LTX file
@@ -55,19 +71,24 @@
 //    Every page 1..Commit but the lock page must be marked, else kCorruption
 //    "page N is missing". The lock page is never stored: it stays a hole.
 // 5. Resume journal (<temp>.json, written atomically): the plan's files (key,
-//    size, trailer file checksum, page size), chunk_bytes, the "frontier"
-//    (the highest file allowed to have written pages; written before that
-//    file's first write), and the chunks done with their checksum shares. A
+//    size, header checksum: the snapshot's trailer comes at the end of its
+//    stream), page size, chunk_bytes, the "frontier" (the highest file
+//    allowed to have written pages; written before that file's first write),
+//    and the chunks done with their offsets, lengths and checksum shares. A
 //    chunk is recorded only after its pages were fdatasync'd (batched: about
 //    once a second). A rerun keeps the chunks of the leading files that are
-//    unchanged, provided every file up to the frontier is among them.
+//    unchanged, provided every file up to the frontier is among them; a
+//    changed file with the same key, size and header fails the file
+//    checksum, it is never silently mixed in.
 //
-// Memory: parallelism x (a read buffer of 256 KiB, a write buffer of
-// 256 KiB, up to 1 MiB for a prefetched small chunk, and whatever the backend
-// buffers for one ranged read: FileStore streams, S3Store streams through a
-// 1 MiB queue and a 256 KiB receive buffer) + the stream's read-ahead (6 MiB
-// and one chunk) + the chunk list + the bitmap; while indexes are read, up
-// to 8 MiB of file tails.
+// Memory: parallelism x (a write buffer of 256 KiB kept per thread, a read
+// buffer of 256 KiB while decoding from a read, up to 1 MiB for a prefetched
+// small chunk, and whatever the backend buffers for one ranged read:
+// FileStore streams, S3Store streams through a 1 MiB queue and a 256 KiB
+// receive buffer) + the stream's buffers (a chunk and two frames each: the
+// read-ahead of 4 MiB, the ones being decoded, the one being filled) + two
+// spool reads (a 256 KiB buffer and the backend's) + the chunk list + the
+// bitmap; while indexes are read, up to 8 MiB of file tails.
 
 #include <cstdint>
 #include <string>

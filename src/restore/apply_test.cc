@@ -47,7 +47,9 @@ struct Built {
 
   void Add(int level, const ltx::Header& h, const std::vector<Page>& pages, uint64_t post_apply = 0,
            ltx::PageEncoding enc = ltx::PageEncoding::kBlock) {
-    std::string data = EncodeFile(h, pages, enc, post_apply);
+    AddBytes(level, h, EncodeFile(h, pages, enc, post_apply));
+  }
+  void AddBytes(int level, const ltx::Header& h, const std::string& data) {
     replica::LtxFileInfo f;
     f.level = level;
     f.min_txid = h.min_txid;
@@ -199,10 +201,10 @@ TEST_F(ApplyTest, LegacyFrameEncodedPages) {
 
 // Flips one byte of one file at an offset chosen by `where`, expects kCorruption naming it.
 void ExpectCorruption(ApplyTest* t, const std::string& out, const std::function<size_t(const std::string&)>& where,
-                      const std::string& what) {
-  SCOPED_TRACE(what);
-  Built b = RandomReplica(4);
-  const std::string key = b.plan.files[1].key;
+                      const std::string& what, size_t file = 1) {
+  SCOPED_TRACE(what + " of file " + std::to_string(file));
+  Built b = RandomReplica(4, ltx::PageEncoding::kBlock, 4096);  // a snapshot big enough to be streamed
+  const std::string key = b.plan.files[file].key;
   const size_t at = where(b.bytes[key]);
   b.mem->Corrupt(key, at);
   replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
@@ -222,25 +224,69 @@ void ExpectCorruption(ApplyTest* t, const std::string& out, const std::function<
   (void)t;
 }
 
+// Of a later file, and of the snapshot, whose chunks are cut from its stream
+// and whose index is read at the stream's end.
 TEST_F(ApplyTest, CorruptPayloadIndexOrTrailerIsCorruptionNamingTheKey) {
-  // A byte inside the first page's compressed payload.
-  ExpectCorruption(this, out_, [](const std::string&) { return ltx::kHeaderSize + 12; }, "payload");
-  // A byte of the page index (its first entry's pgno varint).
-  ExpectCorruption(
-      this, out_,
-      [](const std::string& d) {
-        uint64_t need = 0;
-        auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(),
-                                                &need);
-        EXPECT_TRUE(idx.ok());
-        const auto& last = idx->back();
-        return size_t(last.offset + last.size + ltx::kPageHeaderSize + 1);
-      },
-      "index");
-  // The stored file checksum.
-  ExpectCorruption(this, out_, [](const std::string& d) { return d.size() - 3; }, "trailer");
-  // The header's Commit.
-  ExpectCorruption(this, out_, [](const std::string&) { return size_t(12); }, "header");
+  for (size_t file : {1, 0}) {
+    // A byte inside the first page's compressed payload.
+    ExpectCorruption(this, out_, [](const std::string&) { return ltx::kHeaderSize + 12; }, "payload", file);
+    // A byte of the page index (its first entry's pgno varint).
+    ExpectCorruption(
+        this, out_,
+        [](const std::string& d) {
+          uint64_t need = 0;
+          auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(),
+                                                  &need);
+          EXPECT_TRUE(idx.ok());
+          const auto& last = idx->back();
+          return size_t(last.offset + last.size + ltx::kPageHeaderSize + 1);
+        },
+        "index", file);
+    // The index length.
+    ExpectCorruption(this, out_, [](const std::string& d) { return d.size() - 17; }, "index length", file);
+    // The stored file checksum.
+    ExpectCorruption(this, out_, [](const std::string& d) { return d.size() - 3; }, "trailer", file);
+    // The header's Commit.
+    ExpectCorruption(this, out_, [](const std::string&) { return size_t(12); }, "header", file);
+    // The second frame's page number.
+    ExpectCorruption(
+        this, out_,
+        [](const std::string& d) {
+          uint64_t need = 0;
+          auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(),
+                                                  &need);
+          EXPECT_TRUE(idx.ok());
+          return size_t((*idx)[1].offset + 3);
+        },
+        "frame's page number", file);
+  }
+}
+
+// Frames whose checksums are right but whose pages are out of order (a
+// buggy writer): the snapshot's stream stops at the first such frame,
+// before writing it anywhere.
+TEST_F(ApplyTest, SnapshotFramesOutOfOrderStopTheStream) {
+  Built b;
+  std::mt19937_64 rng(5);
+  std::vector<ltx::testing::RawFrame> frames;
+  for (uint32_t p = 1; p <= 40; p++) {
+    std::string d(4096, '\0');
+    for (auto& c : d) c = char(rng());  // incompressible: the file is streamed, not read whole
+    frames.push_back(ltx::testing::BlockFrame(p, d));
+  }
+  frames[2].pgno = 40000;  // far past Commit: a write there would grow the output
+  const ltx::Header h = MakeHeader(4096, 40, 1, 1);
+  b.AddBytes(9, h, ltx::testing::BuildRaw(h, frames));
+  ASSERT_GT(b.plan.files[0].size, 64u << 10);
+  replica::Replica r(b.mem, "", storage::KeyLayout::kFile);
+  RestoreOptions o = Opts(2, 4096);
+  auto res = ApplyPlan(r, b.plan, o);
+  ASSERT_FALSE(res.ok());
+  EXPECT_EQ(res.status().code(), Code::kCorruption) << res.status().message();
+  EXPECT_NE(res.status().message().find("holds page 40000, want page 3"), std::string::npos) << res.status().message();
+  EXPECT_NE(res.status().message().find(b.plan.files[0].key), std::string::npos) << res.status().message();
+  EXPECT_FALSE(FileExists(out_));
+  EXPECT_FALSE(FileExists(TempPath(out_)));
 }
 
 TEST_F(ApplyTest, MissingPageIsCorruption) {
@@ -331,7 +377,10 @@ TEST_F(ApplyTest, StoreFailureKeepsPartialAndRerunResumes) {
   ASSERT_TRUE(full.ok());
   EXPECT_EQ(full->bytes_resumed, 0u);
   EXPECT_LT(second->bytes_read, full->bytes_read);
-  EXPECT_EQ(second->bytes_read + second->bytes_resumed, full->bytes_read);
+  // The run from zero read the snapshot's index at the end of its stream;
+  // the resumed one reads the snapshot's tail (at most 64 KiB here) for it.
+  EXPECT_GE(second->bytes_read + second->bytes_resumed, full->bytes_read);
+  EXPECT_LE(second->bytes_read + second->bytes_resumed, full->bytes_read + (64 << 10));
 }
 
 TEST_F(ApplyTest, ResumeKeepsTheCommonPrefixWhenThePlanGrows) {
@@ -362,7 +411,7 @@ TEST_F(ApplyTest, JournalWithOtherChecksumsStartsFromZero) {
   auto text = ReadFileToString(JournalPath(out_));
   ASSERT_TRUE(text.ok());
   auto j = nlohmann::json::parse(*text);
-  j["files"][0]["file_checksum"] = "8000000000000001";
+  j["files"][0]["header_crc"] = "8000000000000001";
   ASSERT_TRUE(WriteFileAtomic(JournalPath(out_), j.dump()).ok());
   // Scribble over the partial file: starting from zero must not use it.
   {
@@ -446,7 +495,7 @@ TEST_F(ApplyTest, ResumeAfterFailureInALaterFileKeepsTheEarlierFiles) {
 class RecordingStore final : public storage::ObjectStore {
  public:
   explicit RecordingStore(storage::ObjectStore* inner) : inner_(inner) {}
-  std::function<std::unique_ptr<Source>(std::unique_ptr<Source>)> wrap;
+  std::function<std::unique_ptr<Source>(const std::string& key, std::unique_ptr<Source>)> wrap;
   std::string Describe() const override { return inner_->Describe(); }
   Status Put(const std::string& key, Source* body, uint64_t size, const storage::PutOptions& opts) override {
     return inner_->Put(key, body, size, opts);
@@ -458,7 +507,7 @@ class RecordingStore final : public storage::ObjectStore {
       opens_.push_back({offset, length.value_or(UINT64_MAX)});
     }
     WALSHIP_ASSIGN_OR_RETURN(std::unique_ptr<Source> src, inner_->Open(key, offset, length));
-    return wrap ? wrap(std::move(src)) : std::move(src);
+    return wrap ? wrap(key, std::move(src)) : std::move(src);
   }
   Result<storage::ObjectInfo> Head(const std::string& key) override { return inner_->Head(key); }
   Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix, const std::string& start_after) override {
@@ -495,9 +544,10 @@ Built BigSnapshot() {
 }
 
 // The snapshot is one stream: one read of the whole object (offset 0, no
-// length: one GET without Range on S3) that also brings the header, and one
-// read of its tail for the page index; decoded by all workers.
-TEST_F(ApplyTest, SnapshotIsOneStreamAndOneTailRead) {
+// length: one GET without Range on S3) that brings the header, the frames
+// (cut into chunks as they arrive, decoded by all workers) and, at its end,
+// the page index. Nothing else is read.
+TEST_F(ApplyTest, SnapshotIsOneRead) {
   Built b = BigSnapshot();
   const uint64_t size = b.plan.files[0].size;
   RecordingStore rec(b.mem.get());
@@ -509,20 +559,17 @@ TEST_F(ApplyTest, SnapshotIsOneStreamAndOneTailRead) {
   ASSERT_TRUE(res.ok()) << res.status().message();
   EXPECT_EQ(ReadOut(), Reference(b));
   const auto opens = rec.opens();
-  ASSERT_EQ(opens.size(), 2u);
-  int whole = 0, tail = 0;
-  for (auto [off, len] : opens) {
-    if (off == 0 && len == UINT64_MAX) whole++;
-    if (off > 0 && off + len == size) tail++;
-  }
-  EXPECT_EQ(whole, 1);
-  EXPECT_EQ(tail, 1);
-  EXPECT_LE(res->bytes_read, size + (64 << 10));  // the stream stops before the index
+  ASSERT_EQ(opens.size(), 1u);
+  EXPECT_EQ(opens[0].first, 0u);
+  EXPECT_EQ(opens[0].second, UINT64_MAX);
+  EXPECT_EQ(res->bytes_read, size);
 }
 
-// Reads that are slower than the decoding: idle workers split the stream's
-// span and read their halves with ranged reads of their own; every chunk is
-// still read once, and the output is exact.
+// Reads that are slower than the decoding: an idle worker reads the page
+// index from the tail (the chunks ahead of the stream are not known yet),
+// then idle workers split the stream's span and read their halves with
+// ranged reads of their own; every chunk is still read once, and the output
+// is exact.
 // 8 KiB per 2 ms (about 4 MB/s per read).
 class SlowSource final : public Source {
  public:
@@ -540,7 +587,7 @@ TEST_F(ApplyTest, SlowStreamIsSplitAcrossReads) {
   Built b = BigSnapshot();
   const uint64_t size = b.plan.files[0].size;
   RecordingStore slow(b.mem.get());
-  slow.wrap = [](std::unique_ptr<Source> s) -> std::unique_ptr<Source> {
+  slow.wrap = [](const std::string&, std::unique_ptr<Source> s) -> std::unique_ptr<Source> {
     return std::make_unique<SlowSource>(std::move(s));
   };
   auto view = std::shared_ptr<storage::ObjectStore>(&slow, [](storage::ObjectStore*) {});
@@ -550,13 +597,85 @@ TEST_F(ApplyTest, SlowStreamIsSplitAcrossReads) {
   auto res = ApplyPlan(r, b.plan, o);
   ASSERT_TRUE(res.ok()) << res.status().message();
   EXPECT_EQ(ReadOut(), Reference(b));
-  int ranged = 0;
+  int ranged = 0, tail = 0;
   for (auto [off, len] : slow.opens()) {
     if (off > 0 && off + len < size) ranged++;  // a split's read: inside the frames
+    if (off > 0 && off + len == size) tail++;
   }
   EXPECT_GE(ranged, 1);
-  // Each chunk is read once: the stream stops where a split begins.
-  EXPECT_LE(res->bytes_read, size + (64 << 10));
+  EXPECT_EQ(tail, 1);
+  // Each chunk is read once: the stream stops where a split begins (it may
+  // have read one read ahead, 8 KiB here), and the tail (64 KiB) once more.
+  EXPECT_LE(res->bytes_read, size + (64 << 10) + (8 << 10));
+}
+
+// Calls on_eof once its Source has reported the end.
+class EofSource final : public Source {
+ public:
+  EofSource(std::unique_ptr<Source> inner, std::function<void()> on_eof)
+      : inner_(std::move(inner)), on_eof_(std::move(on_eof)) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    auto r = inner_->Read(buf, n);
+    if (r.ok() && *r == 0 && on_eof_) {
+      on_eof_();
+      on_eof_ = nullptr;
+    }
+    return r;
+  }
+
+ private:
+  std::unique_ptr<Source> inner_;
+  std::function<void()> on_eof_;
+};
+
+// A later file's chunks of 1 MiB or more are fetched while the snapshot is
+// still streaming (into the spool, an unlinked file beside the output) and
+// applied in their turn: the output is exact and nothing is left behind.
+TEST_F(ApplyTest, LaterFilesAreFetchedWhileTheSnapshotStreams) {
+  Built b = BigSnapshot();
+  std::mt19937_64 rng(17);
+  std::vector<Page> pages;
+  for (uint32_t p = 1; p <= 600; p += 1) {
+    std::string d(4096, '\0');
+    for (auto& c : d) c = char(rng());
+    pages.push_back({p, d});
+  }
+  b.Add(0, MakeHeader(4096, 600, 2, 2), pages);
+  pages.resize(300);
+  for (auto& pg : pages) pg.data[7] ^= 1;
+  b.Add(0, MakeHeader(4096, 600, 3, 3), pages);
+  ASSERT_GT(b.plan.files[1].size, 2u << 20);  // a chunk of 2 MiB, and the rest
+
+  RecordingStore rec(b.mem.get());
+  std::mutex mu;
+  bool eof = false;
+  int later_opens = 0, later_opens_before_eof = 0;
+  rec.wrap = [&](const std::string& key, std::unique_ptr<Source> s) -> std::unique_ptr<Source> {
+    if (key.rfind("ltx/9/", 0) == 0) {  // the snapshot: slow, and note its end
+      return std::make_unique<EofSource>(std::make_unique<SlowSource>(std::move(s)), [&] {
+        std::lock_guard<std::mutex> l(mu);
+        eof = true;
+      });
+    }
+    std::lock_guard<std::mutex> l(mu);
+    later_opens++;
+    if (!eof) later_opens_before_eof++;
+    return s;
+  };
+  auto view = std::shared_ptr<storage::ObjectStore>(&rec, [](storage::ObjectStore*) {});
+  replica::Replica r(view, "", storage::KeyLayout::kFile);
+  RestoreOptions o = Opts(4, 2 << 20);
+  o.max_chunk_bytes = 128 << 20;
+  o.split_after_ms = -1;
+  auto res = ApplyPlan(r, b.plan, o);
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  EXPECT_EQ(ReadOut(), Reference(b));
+  EXPECT_TRUE(eof);
+  EXPECT_GT(later_opens, 0);
+  EXPECT_EQ(later_opens_before_eof, later_opens);
+  auto names = ListDir(DirName(out_));
+  ASSERT_TRUE(names.ok());
+  for (const auto& n : *names) EXPECT_EQ(n.find(".spool"), std::string::npos) << n;
 }
 
 TEST(PageIndexParser, EqualsTheTailDecoderAtAnyFeedSize) {
