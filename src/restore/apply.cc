@@ -49,8 +49,8 @@ constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched
 constexpr uint64_t kSpoolMax = uint64_t{1} << 30;
 constexpr size_t kSpoolBuf = 256 * 1024;
 constexpr int kSpoolReads = 2;
-constexpr size_t kWriteBuffer = 256 * 1024;     // contiguous pages per pwrite
-constexpr size_t kReadBuffer = 256 * 1024;      // frame decoder buffer
+constexpr size_t kWriteBuffer = 128 * 1024;     // contiguous pages per pwrite
+constexpr size_t kReadBuffer = 128 * 1024;      // frame decoder buffer
 constexpr int64_t kJournalEveryMs = 1000;
 constexpr size_t kTailFixed = 8 + ltx::kTrailerSize;
 // Files up to kTailFetch bytes are read whole in one request and kept until
@@ -83,7 +83,11 @@ struct Chunk {
 constexpr uint64_t kRangesPerFile = 8;
 // The snapshot's stream: chunks read ahead and not yet decoded are held
 // within this many bytes (at least one chunk).
-constexpr uint64_t kStreamAhead = 4 << 20;
+constexpr uint64_t kStreamAhead = 3 << 20;
+// The snapshot's chunks (the stream's unit of decoding) are chunk_bytes, at
+// most this: small enough that a few in flight keep every core busy within
+// little memory.
+constexpr uint64_t kStreamChunkMax = 1 << 20;
 constexpr int64_t kIdleWaitMs = 20;
 
 struct FileState {
@@ -427,6 +431,7 @@ class Engine {
   uint32_t page_size_ = 0;
   uint32_t final_commit_ = 0;
   uint64_t chunk_bytes_ = 0;
+  uint64_t stream_chunk_ = 0;  // the snapshot's chunks: chunk_bytes_, at most kStreamChunkMax
   std::vector<FileState> files_;
   std::unique_ptr<std::atomic<uint64_t>[]> bitmap_;
   std::unique_ptr<Crc64Shift> shift_;
@@ -657,14 +662,14 @@ Status Engine::ReadIndex(size_t k, Source* stream, uint64_t marker_at, IndexInfo
   const uint32_t lock = ltx::LockPgno(f.h.page_size);
   const bool snapshot = f.h.IsSnapshot();
   // The snapshot is streamed: its chunks are the decoders' units of work
-  // (chunk_bytes_ each), not reads. A later file is split into about
+  // (stream_chunk_ each), not reads. A later file is split into about
   // kRangesPerFile ranges (never fewer bytes than chunk_bytes_, never more
   // than max_chunk_bytes): few requests (an S3 server may charge per request,
   // and moto reads the whole object for every ranged GET). Reads are
   // streamed, so memory does not grow with the range. A function of the
   // options and the file's size only, so a resumed run splits the same way;
   // StreamCutter cuts the snapshot's stream by the same rule.
-  const uint64_t file_chunk = f.stream ? chunk_bytes_ : FileChunk(size);
+  const uint64_t file_chunk = f.stream ? stream_chunk_ : FileChunk(size);
   std::vector<Chunk>& chunks = out->chunks;
   uint32_t prev = 0;
   Chunk cur;
@@ -1335,7 +1340,7 @@ Span* Engine::TrySplit(int64_t now, bool* load_index) {
   }
   if (!index_known_) {
     if (!index_loading_ && !stream_at_end_ && reader_running_ && stream_pos_ > 0 &&
-        files_[0].info->size - stream_pos_ >= 4 * chunk_bytes_) {
+        files_[0].info->size - stream_pos_ >= 4 * stream_chunk_) {
       index_loading_ = true;
       last_split_ms_ = now;
       *load_index = true;
@@ -1385,7 +1390,7 @@ Status Engine::LoadIndexForSplit() {
 void Engine::Reader(Span* sp) {
   FileState& f = files_[0];
   std::unique_ptr<Source> src = std::move(f.lead);
-  StreamCutter cut(src.get(), page_size_, f.h.commit, chunk_bytes_, pool_.get());
+  StreamCutter cut(src.get(), page_size_, f.h.commit, stream_chunk_, pool_.get());
   Status err;
   for (;;) {
     uint32_t ci;
@@ -1565,6 +1570,7 @@ Result<ApplyResult> Engine::Run() {
   if (plan_.files.empty() || plan_.files[0].min_txid != 1) return Internal("restore plan does not start with a snapshot");
   const int threads = std::max(opts_.parallelism, 1);
   chunk_bytes_ = std::max<uint64_t>(opts_.chunk_bytes, 1);
+  stream_chunk_ = std::min<uint64_t>(chunk_bytes_, kStreamChunkMax);
   files_.resize(plan_.files.size());
   for (size_t k = 0; k < files_.size(); k++) files_[k].info = &plan_.files[k];
 
@@ -1608,7 +1614,7 @@ Result<ApplyResult> Engine::Run() {
   if (files_[0].stream) {
     // A chunk (chunk_bytes, or one frame if that is more), the frame that did
     // not fit, and a read's slack.
-    pool_ = std::make_unique<BufferPool>(size_t(chunk_bytes_ + 2 * ltx::MaxFrameSize(page_size_)) + (64 << 10));
+    pool_ = std::make_unique<BufferPool>(size_t(stream_chunk_ + 2 * ltx::MaxFrameSize(page_size_)) + (64 << 10));
   }
   if (discover_) {
     // Chunks are added as the stream is cut and never move (workers hold
@@ -1616,7 +1622,7 @@ Result<ApplyResult> Engine::Run() {
     // Each chunk but the last, with the next one, holds more than
     // chunk_bytes; and each holds a frame of at least 7 bytes.
     const uint64_t size = files_[0].info->size;
-    files_[0].chunks.reserve(size_t(std::min<uint64_t>(2 * (size / chunk_bytes_) + 2, size / 7 + 1)));
+    files_[0].chunks.reserve(size_t(std::min<uint64_t>(2 * (size / stream_chunk_) + 2, size / 7 + 1)));
     files_[0].remaining = 1;
   }
 

@@ -16,7 +16,7 @@
 //    of the file (at most 4 MiB each, 8 MiB in all), so that the index
 //    usually arrives with the trailer.
 //    The index is never held: consecutive frames are grouped into chunks
-//    (the snapshot: chunk_bytes each; later files: about 1/8 of the file,
+//    (the snapshot: chunk_bytes, at most 1 MiB, each; later files: about 1/8 of the file,
 //    between chunk_bytes and max_chunk_bytes), and per chunk only (offset,
 //    length, first/last pgno, frame count, a hash of (pgno, size)) is kept:
 //    O(file size / chunk_bytes).
@@ -26,7 +26,7 @@
 //    headers (ltx::MeasureFrame: nothing decompressed; the index's own
 //    chunking rule, and the snapshot's page order checked so that a corrupt
 //    stream never writes outside the database) into reused buffers, and
-//    queues them (at most kStreamAhead = 4 MiB ahead) for the workers to
+//    queues them (at most kStreamAhead = 3 MiB ahead) for the workers to
 //    decode in place. At the end-of-pages marker it reads the index from the
 //    same stream and checks that it lists the same chunks. When the reader
 //    has not waited for room for split_after_ms (the read, not the decoding,
@@ -81,12 +81,12 @@
 //    changed file with the same key, size and header fails the file
 //    checksum, it is never silently mixed in.
 //
-// Memory: parallelism x (a write buffer of 256 KiB kept per thread, a read
-// buffer of 256 KiB while decoding from a read, up to 1 MiB for a prefetched
+// Memory: parallelism x (a write buffer of 128 KiB kept per thread, a read
+// buffer of 128 KiB while decoding from a read, up to 1 MiB for a prefetched
 // small chunk, and whatever the backend buffers for one ranged read:
 // FileStore streams, S3Store streams through a 1 MiB queue and a 256 KiB
 // receive buffer) + the stream's buffers (a chunk and two frames each: the
-// read-ahead of 4 MiB, the ones being decoded, the one being filled) + two
+// read-ahead of 3 MiB, the ones being decoded, the one being filled) + two
 // spool reads (a 256 KiB buffer and the backend's) + the chunk list + the
 // bitmap; while indexes are read, up to 8 MiB of file tails.
 
