@@ -48,7 +48,7 @@ constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched
 // file (unlinked at once), up to this many bytes in all; past it, after.
 constexpr uint64_t kSpoolMax = uint64_t{1} << 30;
 constexpr size_t kSpoolBuf = 256 * 1024;
-constexpr int kSpoolReads = 2;
+constexpr int kSpoolReads = 1;
 constexpr size_t kWriteBuffer = 128 * 1024;     // contiguous pages per pwrite
 constexpr size_t kReadBuffer = 128 * 1024;      // frame decoder buffer
 constexpr int64_t kJournalEveryMs = 1000;
@@ -1046,8 +1046,9 @@ Status Engine::SpoolChunk(size_t fi, size_t ci, std::optional<uint64_t>* at) {
   const uint64_t off = spool_used_.fetch_add(c.len);
   if (off + c.len > kSpoolMax) return Status::OK();
   {
-    // At most kSpoolReads at once (each read buffers in the backend); the
-    // others serve meanwhile.
+    // At most kSpoolReads at once (each read buffers in the backend; the
+    // stream takes longer than the later files anyway); the others serve
+    // meanwhile.
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       if (stop_) return Cancelled("restore: stopped");

@@ -48,7 +48,7 @@
 //    whose turn has not come is fetched at once: into memory if under 1 MiB
 //    (the worker then waits for its turn), else into the spool, a file
 //    beside the output unlinked as soon as it is created (at most 1 GiB in
-//    all, 2 reads at a time), from which any worker applies it when its turn
+//    all, one read at a time), from which any worker applies it when its turn
 //    comes; if the spool cannot be written, the chunk is read in its turn.
 //    So later files download while the snapshot streams, without memory.
 //    The snapshot never waits; a waiting worker decodes the stream's queue
@@ -86,8 +86,8 @@
 // small chunk, and whatever the backend buffers for one ranged read:
 // FileStore streams, S3Store streams through a 1 MiB queue and a 256 KiB
 // receive buffer) + the stream's buffers (a chunk and two frames each: the
-// read-ahead of 3 MiB, the ones being decoded, the one being filled) + two
-// spool reads (a 256 KiB buffer and the backend's) + the chunk list + the
+// read-ahead of 3 MiB, the ones being decoded, the one being filled) + one
+// spool read (a 256 KiB buffer and the backend's) + the chunk list + the
 // bitmap; while indexes are read, up to 8 MiB of file tails.
 
 #include <cstdint>
