@@ -118,7 +118,7 @@ struct Span {
 };
 
 // Buffers of one size, reused: the stream's chunks would otherwise cost a
-// fresh allocation each (page faults and zeroing of 2 MiB per chunk).
+// fresh allocation each (page faults, and zeroing, of every chunk's bytes).
 class BufferPool {
  public:
   explicit BufferPool(size_t cap) : cap_(cap) {}
@@ -162,7 +162,7 @@ bool SameChunk(const Chunk& a, const Chunk& b) {
 // Cuts the snapshot's stream into chunks as it arrives, from the frames'
 // headers (ltx::MeasureFrame, nothing decompressed), by the rule ReadIndex
 // applies to the page index: a new chunk when the next frame would take the
-// current one past chunk_bytes. So the chunks are the index's, and the
+// current one past the snapshot's chunk size. So the chunks are the index's, and the
 // index, which comes at the stream's end, is checked against them there.
 // Checks the snapshot's page order on the way (pages 1.. Commit in order,
 // the lock page skipped), so a corrupt stream never writes outside the
@@ -1613,15 +1613,15 @@ Result<ApplyResult> Engine::Run() {
   });
   WALSHIP_RETURN_IF_ERROR(indexes);
   if (files_[0].stream) {
-    // A chunk (chunk_bytes, or one frame if that is more), the frame that did
-    // not fit, and a read's slack.
+    // A chunk (stream_chunk_, or one frame if that is more), the frame that
+    // did not fit, and a read's slack.
     pool_ = std::make_unique<BufferPool>(size_t(stream_chunk_ + 2 * ltx::MaxFrameSize(page_size_)) + (64 << 10));
   }
   if (discover_) {
     // Chunks are added as the stream is cut and never move (workers hold
     // references to them): room for the most the cutting rule can make.
     // Each chunk but the last, with the next one, holds more than
-    // chunk_bytes; and each holds a frame of at least 7 bytes.
+    // stream_chunk_; and each holds a frame of at least 7 bytes.
     const uint64_t size = files_[0].info->size;
     files_[0].chunks.reserve(size_t(std::min<uint64_t>(2 * (size / stream_chunk_) + 2, size / 7 + 1)));
     files_[0].remaining = 1;

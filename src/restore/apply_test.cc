@@ -224,6 +224,14 @@ void ExpectCorruption(ApplyTest* t, const std::string& out, const std::function<
   (void)t;
 }
 
+// A whole file's page index.
+std::vector<ltx::PageIndexEntry> IndexOf(const std::string& d) {
+  uint64_t need = 0;
+  auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(), &need);
+  EXPECT_TRUE(idx.ok());
+  return idx.ok() ? *idx : std::vector<ltx::PageIndexEntry>{};
+}
+
 // Of a later file, and of the snapshot, whose chunks are cut from its stream
 // and whose index is read at the stream's end.
 TEST_F(ApplyTest, CorruptPayloadIndexOrTrailerIsCorruptionNamingTheKey) {
@@ -234,11 +242,7 @@ TEST_F(ApplyTest, CorruptPayloadIndexOrTrailerIsCorruptionNamingTheKey) {
     ExpectCorruption(
         this, out_,
         [](const std::string& d) {
-          uint64_t need = 0;
-          auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(),
-                                                  &need);
-          EXPECT_TRUE(idx.ok());
-          const auto& last = idx->back();
+          const auto last = IndexOf(d).back();
           return size_t(last.offset + last.size + ltx::kPageHeaderSize + 1);
         },
         "index", file);
@@ -249,16 +253,8 @@ TEST_F(ApplyTest, CorruptPayloadIndexOrTrailerIsCorruptionNamingTheKey) {
     // The header's Commit.
     ExpectCorruption(this, out_, [](const std::string&) { return size_t(12); }, "header", file);
     // The second frame's page number.
-    ExpectCorruption(
-        this, out_,
-        [](const std::string& d) {
-          uint64_t need = 0;
-          auto idx = ltx::DecodePageIndexFromTail(reinterpret_cast<const uint8_t*>(d.data()), d.size(), d.size(),
-                                                  &need);
-          EXPECT_TRUE(idx.ok());
-          return size_t((*idx)[1].offset + 3);
-        },
-        "frame's page number", file);
+    ExpectCorruption(this, out_, [](const std::string& d) { return size_t(IndexOf(d)[1].offset + 3); },
+                     "frame's page number", file);
   }
 }
 
