@@ -16,8 +16,8 @@
 //    of the file (at most 4 MiB each, 8 MiB in all), so that the index
 //    usually arrives with the trailer.
 //    The index is never held: consecutive frames are grouped into chunks
-//    (the snapshot: chunk_bytes, at most 1 MiB, each; later files: about 1/8 of the file,
-//    between chunk_bytes and max_chunk_bytes), and per chunk only (offset,
+//    (the snapshot: chunk_bytes, at most 1 MiB, each; later files: about 1/8
+//    of the file, between chunk_bytes and max_chunk_bytes), and per chunk only (offset,
 //    length, first/last pgno, frame count, a hash of (pgno, size)) is kept:
 //    O(file size / chunk_bytes).
 // 2. The snapshot is read in spans (runs of its chunks, each read by one
