@@ -209,8 +209,9 @@ class DbSyncer {
   Result<SyncResult> Cut();
   Status CaptureToEnd();   // unbounded capture until caught up
   Status EnsurePinned();   // our read transaction, begun again if it was lost
-  // Captures to the end, then moves our read transaction across a PASSIVE checkpoint.
+  // PASSIVE checkpoint on conn_r_ (no read transaction of ours open); busy is OK.
   Status CheckpointPassive(const char* what, int* nlog, int* nckpt);
+  // Captures to the end, then moves our read transaction across a PASSIVE checkpoint.
   Status SyncAndCheckpoint(const char* what);
   Status PreCheckpoint();
   Result<bool> CheckpointWithBarrier();  // false: busy, not run

@@ -21,6 +21,7 @@
 #include "base/coding.h"
 #include "base/crc64.h"
 #include "base/file.h"
+#include "base/io.h"
 #include "base/log.h"
 #include "ltx/decoder.h"
 #include "ltx/format.h"
@@ -271,23 +272,6 @@ class StreamCutter {
   Rest rest_;
 };
 
-// A Source over bytes [off, off + n) of a file.
-class PReadSource final : public Source {
- public:
-  PReadSource(const File* f, uint64_t off, uint64_t n) : f_(f), off_(off), left_(n) {}
-  Result<size_t> Read(void* buf, size_t n) override {
-    if (left_ == 0) return size_t{0};
-    WALSHIP_ASSIGN_OR_RETURN(size_t got, f_->PRead(buf, size_t(std::min<uint64_t>(n, left_)), off_));
-    off_ += got;
-    left_ -= got;
-    return got;
-  }
-
- private:
-  const File* f_;
-  uint64_t off_, left_;
-};
-
 // A Source over borrowed bytes.
 class SpanSource final : public Source {
  public:
@@ -384,7 +368,8 @@ class Engine {
   // of that stream, which must then end.
   Status ReadIndex(size_t k, Source* stream, uint64_t marker_at, IndexInfo* out);
   void InstallIndex(size_t k, IndexInfo&& info);
-  Status AdoptIndex(IndexInfo&& info, uint64_t* overhead);  // mu_ held
+  Status AdoptIndex(IndexInfo&& info);
+  Status AdoptIndexLocked(IndexInfo&& info, uint64_t* overhead);  // mu_ held
   static uint64_t Overhead(const FileState& f);
   Status CheckTrailer(const FileState& f, const ltx::Trailer& t) const;
   Result<std::unique_ptr<Source>> OpenRange(const std::string& key, uint64_t off, std::optional<uint64_t> len);
@@ -400,7 +385,8 @@ class Engine {
     uint32_t file = 0, chunk = 0;
     uint64_t spool_off = 0;
   };
-  bool TakeReady(Ready* r);  // mu_ held
+  std::vector<Ready>::iterator DueReady();  // mu_ held
+  bool TakeReady(Ready* r);                 // mu_ held
   bool ServeOne(std::unique_lock<std::mutex>& l, Status* s);
   Status DoReady(const Ready& r);
   // From src, or, with mem, from the chunk's bytes held there (in place).
@@ -744,10 +730,7 @@ Status Engine::ReadIndex(size_t k, Source* stream, uint64_t marker_at, IndexInfo
   }
   if (stream != nullptr) {
     // The stream goes on with the index length and the trailer, and ends.
-    std::string rest;
-    Status s = ReadAll(stream, &rest, kTailFixed);
-    if (!s.ok()) return ctx(s);
-    std::memcpy(fixed, rest.data(), kTailFixed);
+    WALSHIP_RETURN_IF_ERROR(ctx(stream->ReadFull(fixed, kTailFixed)));
     if (GetBE64(fixed) != index_len) {
       return Corruption("restore: " + key + ": index length " + std::to_string(GetBE64(fixed)) +
                         " does not match the " + std::to_string(index_len) + " bytes after the frames");
@@ -797,7 +780,20 @@ void Engine::InstallIndex(size_t k, IndexInfo&& info) {
 // stream's end) while its stream is cut into chunks: the chunks cut so far
 // must be the index's first ones; the rest are added (the stream's span now
 // ends where the index does). A second reading must agree with the first.
-Status Engine::AdoptIndex(IndexInfo&& info, uint64_t* overhead) {
+// Wakes the waiters and reports the index's bytes as progress.
+Status Engine::AdoptIndex(IndexInfo&& info) {
+  uint64_t overhead = 0;
+  Status s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    s = AdoptIndexLocked(std::move(info), &overhead);
+  }
+  cv_.notify_all();
+  if (overhead > 0) AddProgress(overhead);
+  return s;
+}
+
+Status Engine::AdoptIndexLocked(IndexInfo&& info, uint64_t* overhead) {
   FileState& f = files_[0];
   const std::string& key = f.info->key;
   const size_t have = f.chunks.size();
@@ -945,9 +941,10 @@ void Engine::LoadJournal() {
   have_frontier_ = true;
 }
 
-// For a worker about to wait (mu_ held through l): decodes a chunk of the
-// snapshot's read-ahead or applies a spooled chunk whose turn came, if there
-// is one (returns true; its status in *s). File 0 never waits, its reader
+// For a worker (mu_ held through l; the first thing it takes, and what it
+// does instead of waiting): decodes a chunk of the snapshot's read-ahead or
+// applies a spooled chunk whose turn came, if there is one (returns true;
+// its status in *s). File 0 never waits, its reader
 // must not stall behind parked workers, and a spooled chunk may be what the
 // others wait for.
 bool Engine::ServeOne(std::unique_lock<std::mutex>& l, Status* s) {
@@ -1108,22 +1105,26 @@ Status Engine::SpoolChunk(size_t fi, size_t ci, std::optional<uint64_t>* at) {
   return Status::OK();
 }
 
-// A spooled chunk whose file's turn has come (mu_ held).
+// The first spooled chunk whose file's turn has come, or end (mu_ held).
+std::vector<Engine::Ready>::iterator Engine::DueReady() {
+  return std::find_if(ready_.begin(), ready_.end(), [&](const Ready& r) { return r.file <= files_done_.load(); });
+}
+
+// Takes a spooled chunk whose file's turn has come (mu_ held).
 bool Engine::TakeReady(Ready* r) {
-  for (size_t i = 0; i < ready_.size(); i++) {
-    if (ready_[i].file <= files_done_.load()) {
-      *r = ready_[i];
-      ready_.erase(ready_.begin() + ptrdiff_t(i));
-      return true;
-    }
-  }
-  return false;
+  const auto it = DueReady();
+  if (it == ready_.end()) return false;
+  *r = *it;
+  ready_.erase(it);
+  return true;
 }
 
 Status Engine::DoReady(const Ready& r) {
   WALSHIP_RETURN_IF_ERROR(WaitTurn(r.file));  // its turn came; records the journal's frontier
   const Chunk& c = files_[r.file].chunks[r.chunk];
-  PReadSource src(&spool_, r.spool_off, c.len);
+  const int fd = ::dup(spool_.fd());  // FileSource owns its File; the spool is shared
+  if (fd < 0) return ErrnoStatus("restore: dup the spool", tmp_path_ + ".spool", errno);
+  FileSource src(File(fd, tmp_path_ + ".spool"), r.spool_off, c.len);
   return DecodeChunk(r.file, r.chunk, &src);
 }
 
@@ -1137,10 +1138,13 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
     return s.WithContext("restore: " + key + " bytes " + std::to_string(c.off) + "+" + std::to_string(c.len));
   };
   const uint32_t ps = page_size_;
-  std::unique_ptr<ltx::FrameStreamDecoder> decp =
-      mem != nullptr ? std::make_unique<ltx::FrameStreamDecoder>(mem, size_t(c.len), ps)
-                     : std::make_unique<ltx::FrameStreamDecoder>(src, ps, kReadBuffer);
-  ltx::FrameStreamDecoder& dec = *decp;
+  std::optional<ltx::FrameStreamDecoder> decoder;
+  if (mem != nullptr) {
+    decoder.emplace(mem, size_t(c.len), ps);
+  } else {
+    decoder.emplace(src, ps, kReadBuffer);
+  }
+  ltx::FrameStreamDecoder& dec = *decoder;
   // The write buffer is the thread's, kept across chunks.
   thread_local std::unique_ptr<uint8_t[]> tl_wbuf;
   thread_local size_t tl_wcap = 0;
@@ -1256,37 +1260,28 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
 void Engine::Worker() {
   for (;;) {
     if (stop_) return;
-    std::optional<Queued> q;
-    Ready rd;
-    bool ready = false;
+    Status s;
     Span* own = nullptr;
     {
-      std::lock_guard<std::mutex> l(mu_);
-      if (!queue_.empty()) {
-        q = std::move(queue_.front());
-        queue_.pop_front();
-      } else if (TakeReady(&rd)) {
-        ready = true;
-      } else if ((own = UnownedSpan()) != nullptr) {
-        own->owned = true;
+      std::unique_lock<std::mutex> l(mu_);
+      if (ServeOne(l, &s)) {
+        l.unlock();
+        if (!s.ok()) {
+          Fail(std::move(s));
+          return;
+        }
+        continue;
       }
+      if ((own = UnownedSpan()) != nullptr) own->owned = true;
     }
-    Status s;
-    if (q) {
-      s = DoQueued(std::move(*q));
-    } else if (ready) {
-      s = DoReady(rd);
-    } else if (own != nullptr) {
+    if (own != nullptr) {
       s = DoSpan(own);
     } else if (const size_t i = next_.fetch_add(1); i < order_.size()) {
       auto [fi, ci] = order_[i];
       if (!files_[fi].chunks[ci].done) s = DoChunk(fi, ci);
     } else {
       std::unique_lock<std::mutex> l(mu_);
-      if (!queue_.empty() || UnownedSpan() != nullptr || stop_ ||
-          std::any_of(ready_.begin(), ready_.end(), [&](const Ready& x) { return x.file <= files_done_.load(); })) {
-        continue;
-      }
+      if (!queue_.empty() || UnownedSpan() != nullptr || stop_ || DueReady() != ready_.end()) continue;
       if (!reader_running_ && SpansExhausted() && ready_.empty()) return;
       bool load_index = false;
       own = TrySplit(NowMs(), &load_index);
@@ -1371,14 +1366,9 @@ Span* Engine::TrySplit(int64_t now, bool* load_index) {
 Status Engine::LoadIndexForSplit() {
   IndexInfo info;
   Status s = ReadIndex(0, nullptr, 0, &info);
-  uint64_t overhead = 0;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    index_loading_ = false;
-    if (s.ok()) s = AdoptIndex(std::move(info), &overhead);
-  }
-  cv_.notify_all();
-  if (overhead > 0) AddProgress(overhead);
+  if (s.ok()) s = AdoptIndex(std::move(info));
+  std::lock_guard<std::mutex> l(mu_);
+  index_loading_ = false;
   return s;
 }
 
@@ -1484,14 +1474,7 @@ Status Engine::FinishStream(StreamCutter* cut, uint32_t chunks) {
     return Corruption("frames end at offset " + std::to_string(cut->pos()) + " after " + std::to_string(chunks) +
                       " chunks; the page index lists " + std::to_string(info.chunks.size()));
   }
-  uint64_t overhead = 0;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    WALSHIP_RETURN_IF_ERROR(AdoptIndex(std::move(info), &overhead));
-  }
-  cv_.notify_all();
-  AddProgress(overhead);
-  return Status::OK();
+  return AdoptIndex(std::move(info));
 }
 
 Status Engine::DoQueued(Queued q) {
