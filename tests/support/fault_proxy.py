@@ -52,6 +52,7 @@ Stdlib only. Loopback only: the upstream must be 127.0.0.1, ::1 or localhost.
 
 import argparse
 import json
+import os
 import re
 import signal
 import socket
@@ -536,23 +537,31 @@ def main(argv=None):
     ap.add_argument("--exit-on-stdin-eof", action="store_true", help="also stop when stdin closes")
     args = ap.parse_args(argv)
     host, _, port = args.upstream.rpartition(":")
+    # The signal handler only flips a flag. It must not take a lock: it runs
+    # in the main thread between two bytecodes, possibly while that thread
+    # holds that very lock (an Event.set() there can deadlock when SIGTERM
+    # comes just as the stdin thread wakes the main loop). It is in place
+    # before the port is printed, so a SIGTERM right after is a clean stop.
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append("SIGTERM"))
     proxy = FaultProxy(int(port), upstream_host=host or "127.0.0.1", port=args.port).start()
     print(json.dumps({"port": proxy.port, "url": proxy.url}), flush=True)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: done.set())
 
     def wait_stdin():
+        # Raw reads of fd 0, not sys.stdin: no buffered reader's lock held by
+        # a daemon thread at interpreter shutdown, and fd 0 may be closed.
         try:
-            sys.stdin.read()
-        except (OSError, ValueError):
+            while os.read(0, 4096):
+                pass
+        except OSError:  # no stdin to watch (fd 0 closed): SIGTERM only
             return
-        done.set()
+        stop.append("stdin closed")
 
     if args.exit_on_stdin_eof:
         threading.Thread(target=wait_stdin, daemon=True).start()
     try:
-        while not done.wait(0.5):
-            pass
+        while not stop:
+            time.sleep(0.1)
     except KeyboardInterrupt:
         pass
     proxy.stop()

@@ -449,6 +449,56 @@ def command_line_prints_its_port_and_exits_when_stdin_closes():
             proc.wait(timeout=10)
 
 
+@test
+def command_line_exits_on_sigterm_at_any_moment():
+    # SIGTERM alone, and SIGTERM a moment after stdin closes (what the C++
+    # tests' FaultProxy does): the proxy stops within seconds every time. Its
+    # signal handler once took a lock the main thread could hold, so this
+    # pairing could hang the proxy, and the test waiting for it, for good.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for i in range(12):
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(here, "fault_proxy.py"), "--upstream", f"127.0.0.1:{MOTO.port}",
+             "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        try:
+            json.loads(proc.stdout.readline())
+            time.sleep(0.01 * (i % 4))
+            if i % 3:
+                proc.stdin.close()
+                t0 = time.perf_counter()
+                while time.perf_counter() - t0 < (i % 5) * 50e-6:
+                    pass
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0, proc.returncode
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+
+
+@test
+def command_line_runs_with_stdin_closed():
+    # A parent with no fd 0: the proxy still starts, and SIGTERM stops it.
+    here = os.path.dirname(os.path.abspath(__file__))
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(here, "fault_proxy.py"), "--upstream", f"127.0.0.1:{MOTO.port}",
+         "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: os.close(0))
+    try:
+        info = json.loads(proc.stdout.readline())
+        with URLOPEN(info["url"] + "/__fault/counts", timeout=5) as r:
+            assert json.loads(r.read())["total"] == 0
+        assert proc.poll() is None, "exited although only its stdin was missing"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0, proc.returncode
+        err = proc.stderr.read().decode(errors="replace")
+        assert "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def main():
     global MOTO
     signal.alarm(600)  # a hung test must not hang the run

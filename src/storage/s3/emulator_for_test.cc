@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -12,6 +13,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -23,22 +25,17 @@ extern char** environ;
 namespace walship::storage::s3 {
 namespace {
 
-// A port the kernel just handed out on 127.0.0.1 (free for a moment).
-Result<int> FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return ErrnoStatus("socket", "", errno);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return ErrnoStatus("bind", "127.0.0.1:0", err);
+// The port a server announced in its log: moto (werkzeug) prints
+// " * Running on http://127.0.0.1:N", s3rver "S3rver listening on 127.0.0.1:N",
+// each once it listens. 0 until then.
+int AnnouncedPort(const std::string& log) {
+  auto text = ReadFileToString(log);
+  if (!text.ok()) return 0;
+  for (const char* marker : {"Running on http://127.0.0.1:", "Running on https://127.0.0.1:", "listening on 127.0.0.1:"}) {
+    const size_t at = text->find(marker);
+    if (at != std::string::npos) return std::atoi(text->c_str() + at + std::strlen(marker));
   }
-  ::close(fd);
-  return int(ntohs(addr.sin_port));
+  return 0;
 }
 
 bool PortAccepts(int port) {
@@ -68,6 +65,35 @@ std::string FindOnPath(const std::string& name) {
   return "";
 }
 
+// In a forked child: makes `fd` the child's `target` (0, 1 or 2). When the
+// parent had `target` closed, pipe2/open may have returned that very number
+// with O_CLOEXEC; dup2 onto itself keeps the flag, so clear it instead.
+void RedirectInChild(int fd, int target) {
+  if (fd == target) {
+    ::fcntl(fd, F_SETFD, 0);
+  } else {
+    ::dup2(fd, target);
+  }
+}
+
+// Ends a child that leads its own process group: SIGTERM to the group, up to
+// `grace` for it to exit, then SIGKILL. Never waits unbounded on a child that
+// ignores or mishandles SIGTERM.
+void StopProcessGroup(pid_t pid, std::chrono::milliseconds grace) {
+  ::kill(-pid, SIGTERM);
+  int wst = 0;
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (::waitpid(pid, &wst, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      ::kill(-pid, SIGKILL);
+      ::waitpid(pid, &wst, 0);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(-pid, SIGKILL);  // anything the leader left in its group
+}
+
 std::string S3rverScript(const std::string& source_dir) { return source_dir + "/node_modules/s3rver/bin/s3rver.js"; }
 
 }  // namespace
@@ -93,9 +119,11 @@ Result<std::unique_ptr<S3Emulator>> S3Emulator::Start(Kind kind, const std::stri
   return emu;
 }
 
+// The server binds port 0 and says which port it got: no window in which
+// another process can take a port picked for it (a free port chosen first
+// and bound later by a slow-starting server sometimes went to another test).
 Status S3Emulator::Launch(const std::string& source_dir, bool require_auth) {
-  WALSHIP_ASSIGN_OR_RETURN(port_, FreeLoopbackPort());
-  const std::string port = std::to_string(port_);
+  const std::string port = "0";
   std::vector<std::string> argv;
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; e++) env.emplace_back(*e);
@@ -142,14 +170,15 @@ Status S3Emulator::Launch(const std::string& source_dir, bool require_auth) {
   }
   if (pid_ == 0) {
     ::setpgid(0, 0);
-    ::dup2(log_fd, 1);
-    ::dup2(log_fd, 2);
+    RedirectInChild(log_fd, 1);
+    RedirectInChild(log_fd, 2);
     ::execvpe(args[0], args.data(), envp.data());
     ::_exit(127);
   }
   ::close(log_fd);
   for (int i = 0; i < 300; i++) {  // up to 30 s
-    if (PortAccepts(port_)) return Status::OK();
+    if (port_ == 0) port_ = AnnouncedPort(log);
+    if (port_ != 0 && PortAccepts(port_)) return Status::OK();
     int wst = 0;
     if (::waitpid(pid_, &wst, WNOHANG) == pid_) {
       pid_ = -1;
@@ -157,19 +186,12 @@ Status S3Emulator::Launch(const std::string& source_dir, bool require_auth) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return Unavailable(argv[0] + " did not listen on 127.0.0.1:" + port + " within 30 s", false);
+  return Unavailable(argv[0] + (port_ == 0 ? " did not say it listens" : " did not accept on 127.0.0.1:" +
+                                std::to_string(port_)) + " within 30 s; see " + log, false);
 }
 
 S3Emulator::~S3Emulator() {
-  if (pid_ > 0) {
-    ::kill(-pid_, SIGTERM);
-    int wst = 0;
-    for (int i = 0; i < 50 && ::waitpid(pid_, &wst, WNOHANG) == 0; i++) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ::kill(-pid_, SIGKILL);
-    ::waitpid(pid_, &wst, 0);
-  }
+  if (pid_ > 0) StopProcessGroup(pid_, std::chrono::seconds(5));
   RemoveTree(dir_).IgnoreError();
 }
 
@@ -241,18 +263,28 @@ Result<std::unique_ptr<FaultProxy>> FaultProxy::Start(int upstream_port, const s
   if (p->pid_ < 0) return ErrnoStatus("fork", "python3", errno);
   if (p->pid_ == 0) {
     ::setpgid(0, 0);
-    ::dup2(in[0], 0);
-    ::dup2(out[1], 1);
+    RedirectInChild(in[0], 0);
+    RedirectInChild(out[1], 1);
     ::execvp(args[0], args.data());
     ::_exit(127);
   }
   ::close(in[0]);
   ::close(out[1]);
   p->stdin_fd_ = in[1];
-  // One JSON line: {"port": N, "url": "..."}.
+  // One JSON line: {"port": N, "url": "..."}, within 30 s. A child that says
+  // nothing is stopped by p's destructor.
   std::string line;
-  char c;
-  while (line.size() < 4096 && ::read(out[0], &c, 1) == 1 && c != '\n') line += c;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (char c = 0; line.size() < 4096;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    pollfd pfd{out[0], POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, int(left.count()));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) break;
+    if (::read(out[0], &c, 1) != 1 || c == '\n') break;
+    line += c;
+  }
   ::close(out[0]);
   const size_t at = line.find("\"port\":");
   if (at == std::string::npos) return Unavailable("fault proxy did not start (said \"" + line + "\")", false);
@@ -262,11 +294,7 @@ Result<std::unique_ptr<FaultProxy>> FaultProxy::Start(int upstream_port, const s
 
 FaultProxy::~FaultProxy() {
   if (stdin_fd_ >= 0) ::close(stdin_fd_);
-  if (pid_ > 0) {
-    ::kill(-pid_, SIGTERM);
-    int wst = 0;
-    ::waitpid(pid_, &wst, 0);
-  }
+  if (pid_ > 0) StopProcessGroup(pid_, std::chrono::seconds(10));
 }
 
 Status FaultProxy::Control(const std::string& what, const std::string& body) {
