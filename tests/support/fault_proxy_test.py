@@ -21,6 +21,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fault_proxy  # noqa: E402
+import s3server  # noqa: E402
 
 for _v in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
     os.environ.pop(_v, None)
@@ -43,39 +44,6 @@ TESTS = []
 def test(fn):
     TESTS.append(fn)
     return fn
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Moto:
-    def __init__(self):
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            ["moto_server", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited with {self.proc.returncode}")
-            try:
-                URLOPEN(f"http://127.0.0.1:{self.port}/", timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("moto_server did not answer within 30 s")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
 
 
 MOTO = None
@@ -507,7 +475,7 @@ def main():
         print("skipped: needs moto_server and boto3 (pip install 'moto[server]')")
         print("0 passed, 0 failed")
         return 77
-    MOTO = Moto()
+    MOTO = s3server.S3Server().start()
     passed = failed = 0
     try:
         for fn in TESTS:

@@ -20,7 +20,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import dbcheck  # noqa: E402
 import fault_proxy  # noqa: E402
+import s3server  # noqa: E402
 
 WORKLOAD = os.path.join(HERE, "workload.py")
 
@@ -73,12 +73,6 @@ class Results:
 
 def now_ms():
     return int(time.time() * 1000)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def have_moto():
@@ -139,28 +133,19 @@ def run(cmd, timeout=60):
                           preexec_fn=_die_with_parent)
 
 
-class Moto:
+class Moto(s3server.S3Server):
+    """moto_server, started: .port, .url, .proc, stop()."""
+
     def __init__(self, log_path=None):
-        self.port = free_port()
-        self.proc = spawn(["moto_server", "-H", "127.0.0.1", "-p", str(self.port)], log_path)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("moto_server exited with %s" % self.proc.returncode)
-            try:
-                URLOPEN("http://127.0.0.1:%d/" % self.port, timeout=2).read()
-                return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("moto_server did not answer within 30 s")
+        super().__init__(log_path=log_path)
+        try:
+            self.start()
+        except s3server.S3ServerError as e:
+            raise RuntimeError(str(e)) from e
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
-
-    def stop(self):
-        stop_process(self.proc, signal.SIGTERM, 10)
+        return self.endpoint
 
 
 def s3_client(endpoint):

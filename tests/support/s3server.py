@@ -13,11 +13,12 @@ Run directly for a smoke test: s3server.py [--keep-running-s N].
 """
 
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -35,10 +36,22 @@ class S3ServerError(RuntimeError):
     pass
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+_ANNOUNCED = re.compile(rb"Running on http://127\.0\.0\.1:(\d+)")
+
+
+def announced_port(log_path, offset=0):
+    """The port moto_server, started with -p 0, says it listens on (werkzeug
+    prints " * Running on http://127.0.0.1:N" once bound), or None yet.
+    Binding port 0 leaves no window in which another process can take a
+    port picked for the server before it binds it. `offset`: where this
+    server's output starts in a log that others wrote to before."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            m = _ANNOUNCED.search(f.read())
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
 
 
 def moto_server_path():
@@ -78,10 +91,11 @@ def aws_env(base=None):
 class S3Server:
 
     def __init__(self, port=None, log_path=None):
-        self.port = port or free_port()
+        self.port = port  # None: the one moto_server binds and announces
         self.log_path = log_path
         self.proc = None
         self._log = None
+        self._tmp_log = None
 
     @property
     def endpoint(self):
@@ -94,9 +108,13 @@ class S3Server:
     # ---- lifecycle -------------------------------------------------------
 
     def start(self, timeout=START_TIMEOUT_S):
-        cmd = [moto_server_path(), "-H", HOST, "-p", str(self.port)]
-        self._log = open(self.log_path, "ab") if self.log_path else \
-            open(os.devnull, "wb")
+        cmd = [moto_server_path(), "-H", HOST, "-p", str(self.port or 0)]
+        if not self.log_path:  # the announced port is read from the log
+            fd, self._tmp_log = tempfile.mkstemp(prefix="walship-moto-", suffix=".log")
+            os.close(fd)
+        log_path = self.log_path or self._tmp_log
+        self._log = open(log_path, "ab")
+        log_start = self._log.tell()
         self.proc = subprocess.Popen(cmd, stdout=self._log,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL,
@@ -108,7 +126,12 @@ class S3Server:
             if self.proc.poll() is not None:
                 self.stop()
                 raise S3ServerError("moto_server exited %s at start (log %s)"
-                                    % (self.proc.returncode, self.log_path))
+                                    % (self.proc.returncode, log_path))
+            if not self.port:
+                self.port = announced_port(log_path, log_start)
+                if not self.port:
+                    time.sleep(0.1)
+                    continue
             try:
                 status, _ = self.request("GET", "/", timeout=2)
                 if status == 200:
@@ -118,8 +141,8 @@ class S3Server:
                 last = str(e)
             time.sleep(0.1)
         self.stop()
-        raise S3ServerError("moto_server on %s did not answer within %ds (%s)"
-                            % (self.endpoint, timeout, last))
+        raise S3ServerError("moto_server on 127.0.0.1:%s did not answer within %ds (%s)"
+                            % (self.port or "?", timeout, last))
 
     def stop(self):
         p = self.proc
@@ -139,6 +162,12 @@ class S3Server:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._tmp_log is not None:
+            try:
+                os.unlink(self._tmp_log)
+            except OSError:
+                pass
+            self._tmp_log = None
 
     def __enter__(self):
         if self.proc is None:
