@@ -7,6 +7,7 @@ Last line: "N passed, M failed"; exit 0 if none failed, 1 otherwise, 77 if
 moto_server or boto3 is missing (nothing ran).
 """
 
+import contextlib
 import json
 import os
 import signal
@@ -397,24 +398,31 @@ def control_endpoint_sets_faults_and_reports_counts(proxy, s3):
     assert control("GET", "counts")[1]["total"] == 0
 
 
-@test
-def command_line_prints_its_port_and_exits_when_stdin_closes():
+@contextlib.contextmanager
+def proxy_command(**popen_kw):
+    """fault_proxy.py run as a command in front of MOTO, with stdin and stdout
+    piped; yields (process, its JSON line); killed at the end if still up."""
     here = os.path.dirname(os.path.abspath(__file__))
     proc = subprocess.Popen(
         [sys.executable, os.path.join(here, "fault_proxy.py"), "--upstream", f"127.0.0.1:{MOTO.port}",
-         "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+         "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, **popen_kw)
     try:
-        info = json.loads(proc.stdout.readline())
+        yield proc, json.loads(proc.stdout.readline())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@test
+def command_line_prints_its_port_and_exits_when_stdin_closes():
+    with proxy_command() as (proc, info):
         s3 = client(info["url"])
         new_bucket(s3)
         with URLOPEN(info["url"] + "/__fault/counts", timeout=5) as r:
             assert json.loads(r.read())["by_kind"] == {"PUT": 1}
         proc.stdin.close()
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 @test
@@ -423,13 +431,8 @@ def command_line_exits_on_sigterm_at_any_moment():
     # tests' FaultProxy does): the proxy stops within seconds every time. Its
     # signal handler once took a lock the main thread could hold, so this
     # pairing could hang the proxy, and the test waiting for it, for good.
-    here = os.path.dirname(os.path.abspath(__file__))
     for i in range(12):
-        proc = subprocess.Popen(
-            [sys.executable, os.path.join(here, "fault_proxy.py"), "--upstream", f"127.0.0.1:{MOTO.port}",
-             "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        try:
-            json.loads(proc.stdout.readline())
+        with proxy_command() as (proc, _):
             time.sleep(0.01 * (i % 4))
             if i % 3:
                 proc.stdin.close()
@@ -438,22 +441,12 @@ def command_line_exits_on_sigterm_at_any_moment():
                     pass
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=10) == 0, proc.returncode
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
 
 
 @test
 def command_line_runs_with_stdin_closed():
     # A parent with no fd 0: the proxy still starts, and SIGTERM stops it.
-    here = os.path.dirname(os.path.abspath(__file__))
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(here, "fault_proxy.py"), "--upstream", f"127.0.0.1:{MOTO.port}",
-         "--exit-on-stdin-eof"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        preexec_fn=lambda: os.close(0))
-    try:
-        info = json.loads(proc.stdout.readline())
+    with proxy_command(stderr=subprocess.PIPE, preexec_fn=lambda: os.close(0)) as (proc, info):
         with URLOPEN(info["url"] + "/__fault/counts", timeout=5) as r:
             assert json.loads(r.read())["total"] == 0
         assert proc.poll() is None, "exited although only its stdin was missing"
@@ -461,10 +454,6 @@ def command_line_runs_with_stdin_closed():
         assert proc.wait(timeout=10) == 0, proc.returncode
         err = proc.stderr.read().decode(errors="replace")
         assert "Traceback" not in err, err
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def main():
