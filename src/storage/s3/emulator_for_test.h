@@ -1,7 +1,9 @@
 #pragma once
 // Test support (linked only into tests): an S3 emulator on a free loopback
-// port, in its own process group, stopped by the destructor.
-//   kMoto:   `moto_server -H 127.0.0.1 -p PORT` (python moto). Accepts any
+// port, in its own process group, stopped by the destructor. The server binds
+// port 0 and the port is read from its log, so no other process can take it
+// between a pick and the bind.
+//   kMoto:   `moto_server -H 127.0.0.1 -p 0` (python moto). Accepts any
 //            keys without checking signatures; honours If-None-Match: * on
 //            PutObject and CompleteMultipartUpload. Started with
 //            S3_UPLOAD_PART_MIN_SIZE=65536 so multipart tests stay small.
@@ -60,8 +62,8 @@ class S3Emulator {
 };
 
 // tests/support/fault_proxy.py in front of an emulator: a subprocess on a
-// free loopback port, stopped by the destructor (and when this process dies:
-// it exits when its stdin closes).
+// free loopback port, stopped by the destructor (SIGTERM, then SIGKILL after
+// 10 s), and when this process dies (it exits when its stdin closes).
 class FaultProxy {
  public:
   // kFailedPrecondition without python3 or the script.
