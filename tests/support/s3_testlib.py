@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -49,8 +48,6 @@ try:
     from botocore.config import Config
 except ImportError:  # pragma: no cover
     boto3 = None
-
-URLOPEN = urllib.request.build_opener(urllib.request.ProxyHandler({})).open
 
 
 class Aborted(BaseException):
