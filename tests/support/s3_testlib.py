@@ -135,10 +135,7 @@ class Moto(s3server.S3Server):
 
     def __init__(self, log_path=None):
         super().__init__(log_path=log_path)
-        try:
-            self.start()
-        except s3server.S3ServerError as e:
-            raise RuntimeError(str(e)) from e
+        self.start()  # S3ServerError (a RuntimeError) if it does not come up
 
     @property
     def url(self):
