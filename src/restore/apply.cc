@@ -43,6 +43,10 @@ constexpr int64_t kTailBudget = 8 << 20;
 // spans of this size, so the journal's fdatasync and the final one find
 // little left to write.
 constexpr uint64_t kWritebackSpan = 8 << 20;
+// Shorter runs of contiguous pages (a later file's scattered pages) get no
+// hint: one sync_file_range per page queues behind the snapshot's writeback
+// and stalls the thread; the journal's and the final fdatasync write them.
+constexpr uint64_t kWritebackMin = 256 << 10;
 constexpr size_t kStreamBuf = 64 * 1024;        // reads of a long index
 constexpr uint64_t kPrefetchMax = 1 << 20;      // chunks below this are fetched into memory before waiting
 // Larger chunks of later files are fetched before their turn into a spool
@@ -84,11 +88,11 @@ struct Chunk {
 constexpr uint64_t kRangesPerFile = 8;
 // The snapshot's stream: chunks read ahead and not yet decoded are held
 // within this many bytes (at least one chunk).
-constexpr uint64_t kStreamAhead = 3 << 20;
+constexpr uint64_t kStreamAhead = 2 << 20;
 // The snapshot's chunks (the stream's unit of decoding) are chunk_bytes, at
 // most this: small enough that a few in flight keep every core busy within
 // little memory.
-constexpr uint64_t kStreamChunkMax = 1 << 20;
+constexpr uint64_t kStreamChunkMax = 512 << 10;
 constexpr int64_t kIdleWaitMs = 20;
 
 struct FileState {
@@ -397,6 +401,7 @@ class Engine {
   Status FinishStream(StreamCutter* cut, uint32_t chunks);
   Span* UnownedSpan();                 // mu_ held
   Span* TrySplit(int64_t now, bool* load_index);  // mu_ held
+  bool SplitPays(uint64_t bytes, int new_reads, int64_t now) const;  // mu_ held
   Status LoadIndexForSplit();
   bool SpansExhausted() const;         // mu_ held
   Status FinishChecks();
@@ -470,15 +475,27 @@ class Engine {
   bool reader_running_ = false, reader_waiting_ = false;
   int64_t reader_waited_ms_ = 0, last_split_ms_ = 0;
   uint64_t splits_ = 0;
+  // What a split costs and saves (see SplitPays): how long the snapshot's
+  // stream took to bring its first bytes (a new read waits about as long),
+  // and the stream's rate since the reader last waited for room.
+  int64_t first_byte_ms_ = 0;
+  // For the debug log's timings: when the run began and the stream ended,
+  // and how often the reader waited for the decoders.
+  int64_t run_start_ms_ = 0, stream_end_ms_ = 0;
+  uint64_t reader_waits_ = 0;
+  int64_t rate_since_ms_ = 0;
+  uint64_t rate_since_pos_ = 0;
+  double read_rate_ = 0;  // bytes per ms of one read; 0 until measured
   Status reader_error_;
 
   // Journal.
+  std::mutex sync_mu_;   // one periodic flusher at a time; taken before flush_mu_
   std::mutex flush_mu_;  // serialises journal writes; never held with mu_ across I/O
   bool journal_on_ = false;
   std::atomic<uint64_t> frontier_written_{0};  // written under flush_mu_, read without it
   std::atomic<bool> have_frontier_{false};
   std::vector<std::pair<uint32_t, uint32_t>> synced_;  // recorded chunks (mu_)
-  int64_t last_flush_ms_ = 0;
+  std::atomic<int64_t> last_flush_ms_{0};
 };
 
 void Engine::Fail(Status s) {
@@ -551,11 +568,16 @@ Status Engine::ReadHeader(size_t k) {
     // The snapshot's header starts the read of the whole object (one GET,
     // no Range: the cheapest request on any server; see Span).
     f.stream = k == 0;
+    const int64_t t0 = NowMs();
     auto src = f.stream ? OpenRange(key, 0, std::nullopt) : OpenRange(key, 0, ltx::kHeaderSize);
     if (!src.ok()) return ctx(src.status());
     Status s = ReadAll(src->get(), &hb, ltx::kHeaderSize);
     if (!s.ok()) return ctx(s);
-    if (f.stream) f.lead = std::move(src).value();
+    if (f.stream) {
+      f.lead = std::move(src).value();
+      std::lock_guard<std::mutex> l(mu_);
+      first_byte_ms_ = NowMs() - t0;
+    }
   }
   auto h = ltx::Header::Decode(reinterpret_cast<const uint8_t*>(hb.data()), hb.size());
   if (!h.ok()) return ctx(h.status());
@@ -863,16 +885,20 @@ Status Engine::WriteJournal(uint64_t frontier) {
   return Status::OK();
 }
 
-// Records chunks done (after fdatasync of their pages) at most about once a second.
+// Records chunks done (after fdatasync of their pages) at most about once a
+// second. The fdatasync, which may take seconds while the snapshot's pages
+// are written back, holds only sync_mu_ (one flusher at a time), not the
+// journal's flush_mu_: a worker whose file's turn came records the new
+// frontier meanwhile instead of waiting for the disk.
 Status Engine::MaybeFlush(bool force) {
   if (!journal_on_) return Status::OK();
-  std::unique_lock<std::mutex> fl(flush_mu_, std::defer_lock);
+  std::unique_lock<std::mutex> sl(sync_mu_, std::defer_lock);
   if (force) {
-    fl.lock();
+    sl.lock();
   } else {
-    if (NowMs() - last_flush_ms_ < kJournalEveryMs) return Status::OK();
-    if (!fl.try_lock()) return Status::OK();
-    if (NowMs() - last_flush_ms_ < kJournalEveryMs) return Status::OK();
+    if (NowMs() - last_flush_ms_.load() < kJournalEveryMs) return Status::OK();
+    if (!sl.try_lock()) return Status::OK();
+    if (NowMs() - last_flush_ms_.load() < kJournalEveryMs) return Status::OK();
   }
   last_flush_ms_ = NowMs();
   std::vector<std::pair<uint32_t, uint32_t>> batch;
@@ -886,6 +912,7 @@ Status Engine::MaybeFlush(bool force) {
     std::lock_guard<std::mutex> l(mu_);
     synced_.insert(synced_.end(), batch.begin(), batch.end());
   }
+  std::lock_guard<std::mutex> fl(flush_mu_);
   return WriteJournal(frontier_written_);
 }
 
@@ -1161,7 +1188,7 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
   auto write = [&](const uint8_t* p, size_t n, uint64_t off) -> Status {
     WALSHIP_RETURN_IF_ERROR(out_.PWriteFull(p, n, off));
     if (off != span_hi) {
-      StartWriteback(span_lo, span_hi - span_lo);
+      if (span_hi - span_lo >= kWritebackMin) StartWriteback(span_lo, span_hi - span_lo);
       span_lo = off;
     }
     span_hi = off + n;
@@ -1222,7 +1249,7 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
     }
   }
   WALSHIP_RETURN_IF_ERROR(ctx(flush()));
-  StartWriteback(span_lo, span_hi - span_lo);
+  if (span_hi - span_lo >= kWritebackMin) StartWriteback(span_lo, span_hi - span_lo);
   if (dec.consumed() != c.len || hash.Sum() != c.frames_hash) {
     return Corruption("restore: " + key + ": frames at " + std::to_string(c.off) + " do not match the page index");
   }
@@ -1335,8 +1362,9 @@ Span* Engine::TrySplit(int64_t now, bool* load_index) {
     return nullptr;
   }
   if (!index_known_) {
-    if (!index_loading_ && !stream_at_end_ && reader_running_ && stream_pos_ > 0 &&
-        files_[0].info->size - stream_pos_ >= 4 * stream_chunk_) {
+    const uint64_t left = files_[0].info->size - stream_pos_;
+    if (!index_loading_ && !stream_at_end_ && reader_running_ && stream_pos_ > 0 && left >= 4 * stream_chunk_ &&
+        SplitPays(left, 2, now)) {
       index_loading_ = true;
       last_split_ms_ = now;
       *load_index = true;
@@ -1350,6 +1378,11 @@ Span* Engine::TrySplit(int64_t now, bool* load_index) {
     }
   }
   if (big == nullptr || big->end - big->next < 4) return nullptr;
+  const auto& chunks = files_[0].chunks;
+  if (!SplitPays(chunks[big->end - 1].off + chunks[big->end - 1].len - chunks[big->next].off, 1, now)) {
+    last_split_ms_ = now;  // judged again after split_after_ms
+    return nullptr;
+  }
   auto part = std::make_unique<Span>();
   part->end = big->end;
   part->next = big->next + (big->end - big->next + 1) / 2;
@@ -1359,6 +1392,21 @@ Span* Engine::TrySplit(int64_t now, bool* load_index) {
   splits_++;
   spans_.push_back(std::move(part));
   return spans_.back().get();
+}
+
+// A split of `bytes` still to read (half of them to a new read) saves about
+// the time one read takes for half of them, at the rate one read gets; it
+// costs `new_reads` requests (the tail's index, the new span) that each wait
+// about as long as the stream's first bytes did. On S3 a read waits tens of
+// milliseconds and streams under 100 MB/s: splits pay. A server that reads
+// the whole object for every ranged GET (moto) waits seconds and streams
+// fast: one read is quicker, and a second one would slow the first.
+bool Engine::SplitPays(uint64_t bytes, int new_reads, int64_t now) const {
+  double rate = read_rate_;  // the last measured, once the reader is done
+  if (reader_running_ && now > rate_since_ms_) rate = double(stream_pos_ - rate_since_pos_) / double(now - rate_since_ms_);
+  if (rate <= 0) return true;  // the stream stalls
+  const double saved_ms = double(bytes) / rate / 2;
+  return saved_ms > double(new_reads) * double(first_byte_ms_);
 }
 
 // Reads the snapshot's index from its tail while the stream is cut, so that
@@ -1423,18 +1471,25 @@ void Engine::Reader(Span* sp) {
       }
       sp->next = ci + 1;
       stream_pos_ = c.off + c.len;
+      if (sp->flowing) {
+        const int64_t now = NowMs();
+        if (now > rate_since_ms_) read_rate_ = double(stream_pos_ - rate_since_pos_) / double(now - rate_since_ms_);
+      }
       if (ahead_bytes_ > 0 && ahead_bytes_ + len > kStreamAhead) {
         reader_waiting_ = true;
+        reader_waits_++;
         cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + len <= kStreamAhead; });
         reader_waiting_ = false;
-        reader_waited_ms_ = NowMs();
+        reader_waited_ms_ = rate_since_ms_ = NowMs();  // the rate is judged on reads the decoders kept up with
+        rate_since_pos_ = stream_pos_;
       }
       if (stop_) break;
       ahead_bytes_ += len;
       queue_.push_back(Queued{ci, std::move(data), len});
       if (!sp->flowing) {
         sp->flowing = true;
-        reader_waited_ms_ = NowMs();  // a split is judged from the first bytes on
+        reader_waited_ms_ = rate_since_ms_ = NowMs();  // a split is judged from the first bytes on
+        rate_since_pos_ = stream_pos_;
       }
     }
     cv_.notify_all();
@@ -1450,6 +1505,7 @@ void Engine::Reader(Span* sp) {
       sp->end = sp->next;
     }
     reader_running_ = false;
+    stream_end_ms_ = NowMs();
   }
   cv_.notify_all();
 }
@@ -1552,6 +1608,7 @@ Status Engine::FinishChecks() {
 
 Result<ApplyResult> Engine::Run() {
   if (plan_.files.empty() || plan_.files[0].min_txid != 1) return Internal("restore plan does not start with a snapshot");
+  run_start_ms_ = NowMs();
   const int threads = std::max(opts_.parallelism, 1);
   chunk_bytes_ = std::max<uint64_t>(opts_.chunk_bytes, 1);
   stream_chunk_ = std::min<uint64_t>(chunk_bytes_, kStreamChunkMax);
@@ -1682,7 +1739,12 @@ Result<ApplyResult> Engine::Run() {
     if (rt.joinable()) rt.join();
   }
   if (!reader_error_.ok()) Fail(reader_error_);
-  if (splits_ > 0) WLOG_DEBUG("restore: the snapshot was read by {} reads", splits_ + 1);
+  const int64_t applied_ms = NowMs();
+  if (reader) {
+    WLOG_DEBUG("restore: the snapshot's first bytes came after {} ms; its stream ended at {} ms ({} waits for the "
+               "decoders, {} reads in all); every file applied at {} ms",
+               first_byte_ms_, stream_end_ms_ - run_start_ms_, reader_waits_, splits_ + 1, applied_ms - run_start_ms_);
+  }
   Status err;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -1696,6 +1758,7 @@ Result<ApplyResult> Engine::Run() {
   WALSHIP_RETURN_IF_ERROR(out_.Truncate(uint64_t(final_commit_) * page_size_));
   WALSHIP_RETURN_IF_ERROR(out_.Sync());
   WALSHIP_RETURN_IF_ERROR(out_.Close());
+  WLOG_DEBUG("restore: checked and synced at {} ms", NowMs() - run_start_ms_);
 
   ApplyResult res;
   res.pages = final_commit_;

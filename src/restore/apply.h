@@ -16,7 +16,7 @@
 //    of the file (at most 4 MiB each, 8 MiB in all), so that the index
 //    usually arrives with the trailer.
 //    The index is never held: consecutive frames are grouped into chunks
-//    (the snapshot: chunk_bytes, at most 1 MiB, each; later files: about 1/8
+//    (the snapshot: chunk_bytes, at most 512 KiB, each; later files: about 1/8
 //    of the file, between chunk_bytes and max_chunk_bytes), and per chunk only (offset,
 //    length, first/last pgno, frame count, a hash of (pgno, size)) is kept:
 //    O(file size / chunk_bytes).
@@ -26,19 +26,24 @@
 //    headers (ltx::MeasureFrame: nothing decompressed; the index's own
 //    chunking rule, and the snapshot's page order checked so that a corrupt
 //    stream never writes outside the database) into reused buffers, and
-//    queues them (at most kStreamAhead = 3 MiB ahead) for the workers to
+//    queues them (at most kStreamAhead = 2 MiB ahead) for the workers to
 //    decode in place. At the end-of-pages marker it reads the index from the
 //    same stream and checks that it lists the same chunks. When the reader
 //    has not waited for room for split_after_ms (the read, not the decoding,
-//    is the bottleneck: a slow connection), an idle worker first reads the
-//    index from the tail (the chunks ahead must be known), then takes the
-//    upper half of the largest span's unclaimed chunks and reads it with a
-//    ranged read of its own, decoding as it goes (and so on, one split per
-//    split_after_ms). After a resume, the index is read from the tail first
-//    and each run of chunks still to do is a span read that way. Servers that
-//    read the whole object for every ranged GET (moto) thus serve the
-//    snapshot with one read; S3, whose connections are each slower than
-//    decoding, gets up to `parallelism` reads.
+//    is the bottleneck: a slow connection), and a split pays (below), an
+//    idle worker first reads the index from the tail (the chunks ahead must
+//    be known), then takes the upper half of the largest span's unclaimed
+//    chunks and reads it with a ranged read of its own, decoding as it goes
+//    (and so on, one split per split_after_ms). A split pays when the time
+//    one read would take for half of what is left, at the stream's rate since
+//    the reader last waited, is more than the new requests (2 for the first
+//    split: the tail and the span; then 1) would wait for their first bytes,
+//    taken as long as the stream's own first bytes took. On S3 (tens of ms
+//    to the first byte, under 100 MB/s per connection) large snapshots get up
+//    to `parallelism` reads; a server that reads the whole object before it
+//    answers any GET (moto: seconds for 500 MB) serves the snapshot with one
+//    read. After a resume, the index is read from the tail first and each
+//    run of chunks still to do is a span read that way.
 //    Later files' chunks are dispatched in plan order to the workers. A
 //    worker reads its range with one ObjectStore::Open(key, off, len),
 //    decodes the frames (ltx::FrameStreamDecoder), checks them against the
@@ -84,9 +89,10 @@
 // Memory: parallelism x (a write buffer of 128 KiB kept per thread, a read
 // buffer of 128 KiB while decoding from a read, up to 1 MiB for a prefetched
 // small chunk, and whatever the backend buffers for one ranged read:
-// FileStore streams, S3Store streams through a 1 MiB queue and a 256 KiB
-// receive buffer) + the stream's buffers (a chunk and two frames each: the
-// read-ahead of 3 MiB, the ones being decoded, the one being filled) + one
+// FileStore streams, S3Store streams through a queue of up to 1 MiB (no
+// more than the range) and a 256 KiB receive buffer) + the stream's buffers
+// (a chunk and two frames each: the read-ahead of 2 MiB, the ones being
+// decoded, the one being filled) + one
 // spool read (a 256 KiB buffer and the backend's) + the chunk list + the
 // bitmap; while indexes are read, up to 8 MiB of file tails.
 

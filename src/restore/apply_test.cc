@@ -605,6 +605,47 @@ TEST_F(ApplyTest, SlowStreamIsSplitAcrossReads) {
   EXPECT_LE(res->bytes_read, size + (64 << 10) + (8 << 10));
 }
 
+// A slow stream whose first bytes took long (a server that reads the whole
+// object before it answers any GET, as moto does): a second read would wait
+// as long again, more than splitting can save, so the snapshot stays one
+// read: neither its tail nor a split span is read.
+class FirstByteDelay final : public Source {
+ public:
+  FirstByteDelay(std::unique_ptr<Source> inner, std::chrono::milliseconds d) : inner_(std::move(inner)), d_(d) {}
+  Result<size_t> Read(void* buf, size_t n) override {
+    if (!started_) std::this_thread::sleep_for(d_);
+    started_ = true;
+    return inner_->Read(buf, n);
+  }
+
+ private:
+  std::unique_ptr<Source> inner_;
+  std::chrono::milliseconds d_;
+  bool started_ = false;
+};
+
+TEST_F(ApplyTest, SlowStreamIsNotSplitWhenAReadWaitsLongerThanItSaves) {
+  Built b = BigSnapshot();
+  const uint64_t size = b.plan.files[0].size;
+  RecordingStore slow(b.mem.get());
+  slow.wrap = [](const std::string&, std::unique_ptr<Source> s) -> std::unique_ptr<Source> {
+    // About 0.6 s of streaming left after the first bytes: a split saves
+    // about 0.3 s, a new read costs 0.6 s.
+    return std::make_unique<FirstByteDelay>(std::make_unique<SlowSource>(std::move(s)), std::chrono::milliseconds(600));
+  };
+  auto view = std::shared_ptr<storage::ObjectStore>(&slow, [](storage::ObjectStore*) {});
+  replica::Replica r(view, "", storage::KeyLayout::kFile);
+  RestoreOptions o = Opts(4, 32 << 10);
+  o.split_after_ms = 20;
+  auto res = ApplyPlan(r, b.plan, o);
+  ASSERT_TRUE(res.ok()) << res.status().message();
+  EXPECT_EQ(ReadOut(), Reference(b));
+  const auto opens = slow.opens();
+  ASSERT_EQ(opens.size(), 1u);
+  EXPECT_EQ(opens[0].first, 0u);
+  EXPECT_EQ(res->bytes_read, size);
+}
+
 // Calls on_eof once its Source has reported the end.
 class EofSource final : public Source {
  public:

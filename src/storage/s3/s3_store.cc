@@ -304,6 +304,7 @@ class S3Store::ObjectSource final : public Source {
  public:
   static constexpr size_t kStreamBuffer = 1 << 20;
   static constexpr size_t kReceiveBuffer = 256 << 10;
+  static constexpr size_t kMinRing = 16 << 10;
 
   ObjectSource(std::shared_ptr<S3Client> client, std::string key, uint64_t offset, uint64_t end, uint64_t chunk)
       : client_(std::move(client)), key_(std::move(key)), next_(offset), end_(end), chunk_(chunk) {}
@@ -432,7 +433,9 @@ class S3Store::ObjectSource final : public Source {
     }
     if (got_ + n > limit_) n = size_t(limit_ - got_);
     if (n == 0) return !cancel_;
-    if (ring_.empty()) ring_.resize(kStreamBuffer);  // once per open read: no allocation churn
+    // Once per open read (no allocation churn), no larger than its first
+    // GET asks for: a small ranged read holds a small ring.
+    if (ring_.empty()) ring_.resize(size_t(std::min<uint64_t>(kStreamBuffer, std::max<uint64_t>(limit_, kMinRing))));
     while (n > 0) {
       cv_.wait(lk, [&] { return queued_ < ring_.size() || cancel_.load(); });
       if (cancel_) return false;
@@ -517,7 +520,7 @@ class S3Store::ObjectSource final : public Source {
   std::atomic<bool> cancel_{false};
   std::mutex mu_;  // guards the fields below, shared with the transfer thread
   std::condition_variable cv_;
-  std::vector<char> ring_;  // kStreamBuffer bytes once the first body bytes arrive
+  std::vector<char> ring_;  // up to kStreamBuffer bytes once the first body bytes arrive
   size_t head_ = 0;         // next byte to hand to Read
   size_t queued_ = 0;       // bytes in the ring from head_
   bool started_ = false;

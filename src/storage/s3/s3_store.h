@@ -14,8 +14,9 @@
 // no-overwrite Puts of one key in this process are serialised so only one
 // wins even there (other writers can still race on such servers).
 // Open: ranged GETs of up to read_chunk bytes (a whole object, offset 0 and no
-// length: one GET without Range), each streamed through a 1 MiB
-// queue filled by its own transfer thread (memory per open read: 1 MiB), each after the first
+// length: one GET without Range), each streamed through a queue of up to
+// 1 MiB (no more than the first GET's range) filled by its own transfer
+// thread (memory per open read: at most 1 MiB), each after the first
 // pinned to the first response's ETag with If-Match (a concurrent overwrite
 // fails the read instead of mixing versions).
 // Head: Content-Length; the timestamp metadata, else Last-Modified.
