@@ -11,6 +11,11 @@ the peer and to a raw curl transfer of the same bytes, all in the same run
      content hash = the source's. Baseline: curl GETs of the
      objects the tool's restore reads (walship: `restore -dry-run -json`;
      Litestream: its generation's snapshot + WAL segments), 8 parallel ranges.
+     Context for the restore time (both tools pay them, the machine sets
+     them): the first byte of one GET of the largest object (moto reads the
+     whole object before it answers any GET) and the time to write and
+     fdatasync the database's bytes on the same disk (a restore overlaps
+     this with the download, so it is not a floor).
   2. initial snapshot upload: walship `replicate -once`; Litestream: from
      start until its snapshot object exists (bucket polled every 50 ms).
      Baseline: sequential curl PUTs of the same objects' bytes.
@@ -309,6 +314,39 @@ def curl_get_parallel(endpoint, objs, streams=8):
     return _run_curl(lines[:-1], ["--parallel", "--parallel-max", str(streams)])
 
 
+def curl_first_byte(endpoint, key):
+    """Seconds until the first body byte of one GET of the whole object
+    (moto reads the whole object before it answers)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".curlrc", delete=False) as f:
+        f.write("\n".join(_curl_block("%s/%s/%s" % (endpoint, BUCKET, key),
+                                      ["output = \"/dev/null\"", "write-out = \"%{time_starttransfer}\""])) + "\n")
+        cfg = f.name
+    try:
+        r = subprocess.run(["curl", "-q", "-K", cfg], capture_output=True, text=True, timeout=600)
+        if r.returncode != 0:
+            raise RuntimeError("curl failed (%d): %s" % (r.returncode, r.stderr.strip()[:500]))
+        return float(r.stdout.strip())
+    finally:
+        os.unlink(cfg)
+
+
+def disk_write_s(path, nbytes):
+    """Seconds to write nbytes to a new file at path and fdatasync it (what any
+    restore of an nbytes database must do at least); the file is removed."""
+    buf = os.urandom(1 << 20)
+    t0 = time.monotonic()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        left = nbytes
+        while left > 0:
+            left -= os.write(fd, buf[:min(left, len(buf))])
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
+        os.remove(path)
+    return time.monotonic() - t0
+
+
 def curl_put_sequential(endpoint, files):
     """PUTs [(local path, key)] one after the other (one curl process, one
     connection reused). Returns seconds."""
@@ -515,10 +553,16 @@ def restore_latest(env, tool, tag, d, cfg, db, prefix, out):
         raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
     get_s = curl_get_parallel(env.endpoint(), objs)
     ok = dbcheck.content_hash(restored) == src_hash
-    log("%s: restore %.2f s, peak RSS %.1f MiB, curl %.2f s, hash %s" % (
-        tag, rs, rss / 1024, get_s, "ok" if ok else "MISMATCH"))
+    # Context (see the module doc): the largest object's first byte, and the
+    # database's bytes written and fdatasync'd on this disk.
+    first_s = curl_first_byte(env.endpoint(), max(objs, key=lambda o: o[1])[0])
+    subprocess.run(["sync"])
+    write_s = disk_write_s(os.path.join(d, "disk-write-test"), os.path.getsize(restored))
+    log("%s: restore %.2f s, peak RSS %.1f MiB, curl %.2f s, first byte %.2f s, disk write %.2f s, hash %s" % (
+        tag, rs, rss / 1024, get_s, first_s, write_s, "ok" if ok else "MISMATCH"))
     out.update({"restore_s": rs, "restore_rss_kb": rss, "restore_bytes": sum(s for _, s in objs),
-                "restore_objs": len(objs), "restore_curl_s": get_s, "hash_ok": ok})
+                "restore_objs": len(objs), "restore_curl_s": get_s, "hash_ok": ok,
+                "first_byte_s": first_s, "disk_write_s": write_s})
 
 
 # ---- scenario 3+5+6: steady 20 tx/s ------------------------------------------
@@ -675,6 +719,11 @@ def build_table(tools, sizes, restore, steady, tput):
                          "",
                          "%.1f MB (%d); %.2f" % (l["restore_bytes"] / 1e6, l["restore_objs"], l["restore_curl_s"]),
                          "", ""))
+            def context(x):
+                return "%.2f; %.2f" % (x["first_byte_s"], x["disk_write_s"])
+
+            rows.append(("  largest object's first byte; db written + fdatasync'd, s",
+                         context(w), "", context(l), "", ""))
             rows.append(("  restore peak RSS (VmHWM), MiB", "%.1f" % (w["restore_rss_kb"] / 1024), "",
                          "%.1f" % (l["restore_rss_kb"] / 1024), "",
                          ratio(w["restore_rss_kb"], l["restore_rss_kb"])))

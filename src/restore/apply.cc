@@ -479,13 +479,13 @@ class Engine {
   // stream took to bring its first bytes (a new read waits about as long),
   // and the stream's rate since the reader last waited for room.
   int64_t first_byte_ms_ = 0;
+  int64_t rate_since_ms_ = 0;
+  uint64_t rate_since_pos_ = 0;
+  double read_rate_ = 0;  // bytes per ms of one read, as last measured; 0 until then
   // For the debug log's timings: when the run began and the stream ended,
   // and how often the reader waited for the decoders.
   int64_t run_start_ms_ = 0, stream_end_ms_ = 0;
   uint64_t reader_waits_ = 0;
-  int64_t rate_since_ms_ = 0;
-  uint64_t rate_since_pos_ = 0;
-  double read_rate_ = 0;  // bytes per ms of one read; 0 until measured
   Status reader_error_;
 
   // Journal.
