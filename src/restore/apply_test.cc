@@ -521,6 +521,13 @@ class RecordingStore final : public storage::ObjectStore {
   std::vector<std::pair<uint64_t, uint64_t>> opens_;  // (offset, length)
 };
 
+// Applies b's plan with o, reading through store (whose reads a test may wrap).
+Result<RestoreResult> ApplyThrough(RecordingStore* store, const Built& b, const RestoreOptions& o) {
+  auto view = std::shared_ptr<storage::ObjectStore>(store, [](storage::ObjectStore*) {});
+  replica::Replica r(view, "", storage::KeyLayout::kFile);
+  return ApplyPlan(r, b.plan, o);
+}
+
 // A snapshot of 600 random 4 KiB pages (about 2.5 MB).
 Built BigSnapshot() {
   std::mt19937_64 rng(13);
@@ -547,11 +554,9 @@ TEST_F(ApplyTest, SnapshotIsOneRead) {
   Built b = BigSnapshot();
   const uint64_t size = b.plan.files[0].size;
   RecordingStore rec(b.mem.get());
-  auto view = std::shared_ptr<storage::ObjectStore>(&rec, [](storage::ObjectStore*) {});
-  replica::Replica r(view, "", storage::KeyLayout::kFile);
   RestoreOptions o = Opts(4, 64 << 10);
   o.split_after_ms = -1;
-  auto res = ApplyPlan(r, b.plan, o);
+  auto res = ApplyThrough(&rec, b, o);
   ASSERT_TRUE(res.ok()) << res.status().message();
   EXPECT_EQ(ReadOut(), Reference(b));
   const auto opens = rec.opens();
@@ -586,11 +591,9 @@ TEST_F(ApplyTest, SlowStreamIsSplitAcrossReads) {
   slow.wrap = [](const std::string&, std::unique_ptr<Source> s) -> std::unique_ptr<Source> {
     return std::make_unique<SlowSource>(std::move(s));
   };
-  auto view = std::shared_ptr<storage::ObjectStore>(&slow, [](storage::ObjectStore*) {});
-  replica::Replica r(view, "", storage::KeyLayout::kFile);
   RestoreOptions o = Opts(4, 32 << 10);
   o.split_after_ms = 20;
-  auto res = ApplyPlan(r, b.plan, o);
+  auto res = ApplyThrough(&slow, b, o);
   ASSERT_TRUE(res.ok()) << res.status().message();
   EXPECT_EQ(ReadOut(), Reference(b));
   int ranged = 0, tail = 0;
@@ -633,11 +636,9 @@ TEST_F(ApplyTest, SlowStreamIsNotSplitWhenAReadWaitsLongerThanItSaves) {
     // about 0.3 s, a new read costs 0.6 s.
     return std::make_unique<FirstByteDelay>(std::make_unique<SlowSource>(std::move(s)), std::chrono::milliseconds(600));
   };
-  auto view = std::shared_ptr<storage::ObjectStore>(&slow, [](storage::ObjectStore*) {});
-  replica::Replica r(view, "", storage::KeyLayout::kFile);
   RestoreOptions o = Opts(4, 32 << 10);
   o.split_after_ms = 20;
-  auto res = ApplyPlan(r, b.plan, o);
+  auto res = ApplyThrough(&slow, b, o);
   ASSERT_TRUE(res.ok()) << res.status().message();
   EXPECT_EQ(ReadOut(), Reference(b));
   const auto opens = slow.opens();
