@@ -317,22 +317,15 @@ def curl_get_parallel(endpoint, objs, streams=8):
 def curl_first_byte(endpoint, key):
     """Seconds until the first body byte of one GET of the whole object
     (moto reads the whole object before it answers)."""
-    with tempfile.NamedTemporaryFile("w", suffix=".curlrc", delete=False) as f:
-        f.write("\n".join(_curl_block("%s/%s/%s" % (endpoint, BUCKET, key),
-                                      ["output = \"/dev/null\"", "write-out = \"%{time_starttransfer}\""])) + "\n")
-        cfg = f.name
-    try:
-        r = subprocess.run(["curl", "-q", "-K", cfg], capture_output=True, text=True, timeout=600)
-        if r.returncode != 0:
-            raise RuntimeError("curl failed (%d): %s" % (r.returncode, r.stderr.strip()[:500]))
-        return float(r.stdout.strip())
-    finally:
-        os.unlink(cfg)
+    lines = _curl_block("%s/%s/%s" % (endpoint, BUCKET, key),
+                        ["output = \"/dev/null\"", "write-out = \"%{time_starttransfer}\""])
+    return float(_curl(lines, [])[1].strip())
 
 
 def disk_write_s(path, nbytes):
-    """Seconds to write nbytes to a new file at path and fdatasync it (what any
-    restore of an nbytes database must do at least); the file is removed."""
+    """Seconds to write nbytes to a new file at path and fdatasync it (what a
+    restore of an nbytes database must also write, overlapped with its
+    download); the file is removed."""
     buf = os.urandom(1 << 20)
     t0 = time.monotonic()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -357,7 +350,8 @@ def curl_put_sequential(endpoint, files):
     return _run_curl(lines[:-1], [])
 
 
-def _run_curl(lines, flags):
+def _curl(lines, flags):
+    """Runs curl on a config of `lines`; returns (seconds, stdout)."""
     with tempfile.NamedTemporaryFile("w", suffix=".curlrc", delete=False) as f:
         f.write("\n".join(lines) + "\n")
         cfg = f.name
@@ -367,9 +361,13 @@ def _run_curl(lines, flags):
         secs = time.monotonic() - t0
         if r.returncode != 0:
             raise RuntimeError("curl failed (%d): %s" % (r.returncode, r.stderr.strip()[:500]))
-        return secs
+        return secs, r.stdout
     finally:
         os.unlink(cfg)
+
+
+def _run_curl(lines, flags):
+    return _curl(lines, flags)[0]
 
 
 # ---- the two tools -----------------------------------------------------------

@@ -402,6 +402,8 @@ class Engine {
   Span* UnownedSpan();                 // mu_ held
   Span* TrySplit(int64_t now, bool* load_index);  // mu_ held
   bool SplitPays(uint64_t bytes, int new_reads, int64_t now) const;  // mu_ held
+  double StreamRate(int64_t now, double fallback) const;            // mu_ held
+  void RestartRateWindow();                                         // mu_ held
   Status LoadIndexForSplit();
   bool SpansExhausted() const;         // mu_ held
   Status FinishChecks();
@@ -1402,11 +1404,22 @@ Span* Engine::TrySplit(int64_t now, bool* load_index) {
 // the whole object for every ranged GET (moto) waits seconds and streams
 // fast: one read is quicker, and a second one would slow the first.
 bool Engine::SplitPays(uint64_t bytes, int new_reads, int64_t now) const {
-  double rate = read_rate_;  // the last measured, once the reader is done
-  if (reader_running_ && now > rate_since_ms_) rate = double(stream_pos_ - rate_since_pos_) / double(now - rate_since_ms_);
+  const double rate = reader_running_ ? StreamRate(now, read_rate_) : read_rate_;  // the last measured, once the reader is done
   if (rate <= 0) return true;  // the stream stalls
   const double saved_ms = double(bytes) / rate / 2;
   return saved_ms > double(new_reads) * double(first_byte_ms_);
+}
+
+// Bytes per ms the stream moved since the reader last waited for the
+// decoders (or first flowed); `fallback` if no time has passed since.
+double Engine::StreamRate(int64_t now, double fallback) const {
+  return now > rate_since_ms_ ? double(stream_pos_ - rate_since_pos_) / double(now - rate_since_ms_) : fallback;
+}
+
+// From now on, no split for split_after_ms, and the rate is measured afresh.
+void Engine::RestartRateWindow() {
+  reader_waited_ms_ = rate_since_ms_ = NowMs();
+  rate_since_pos_ = stream_pos_;
 }
 
 // Reads the snapshot's index from its tail while the stream is cut, so that
@@ -1471,25 +1484,20 @@ void Engine::Reader(Span* sp) {
       }
       sp->next = ci + 1;
       stream_pos_ = c.off + c.len;
-      if (sp->flowing) {
-        const int64_t now = NowMs();
-        if (now > rate_since_ms_) read_rate_ = double(stream_pos_ - rate_since_pos_) / double(now - rate_since_ms_);
-      }
+      if (sp->flowing) read_rate_ = StreamRate(NowMs(), read_rate_);
       if (ahead_bytes_ > 0 && ahead_bytes_ + len > kStreamAhead) {
         reader_waiting_ = true;
         reader_waits_++;
         cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + len <= kStreamAhead; });
         reader_waiting_ = false;
-        reader_waited_ms_ = rate_since_ms_ = NowMs();  // the rate is judged on reads the decoders kept up with
-        rate_since_pos_ = stream_pos_;
+        RestartRateWindow();  // the rate is judged on reads the decoders kept up with
       }
       if (stop_) break;
       ahead_bytes_ += len;
       queue_.push_back(Queued{ci, std::move(data), len});
       if (!sp->flowing) {
         sp->flowing = true;
-        reader_waited_ms_ = rate_since_ms_ = NowMs();  // a split is judged from the first bytes on
-        rate_since_pos_ = stream_pos_;
+        RestartRateWindow();  // a split is judged from the first bytes on
       }
     }
     cv_.notify_all();
