@@ -56,7 +56,6 @@ constexpr size_t kSpoolBuf = 256 * 1024;
 constexpr int kSpoolReads = 1;
 constexpr size_t kWriteBuffer = 128 * 1024;     // contiguous pages per pwrite
 constexpr size_t kReadBuffer = 128 * 1024;      // frame decoder buffer
-constexpr int64_t kJournalEveryMs = 1000;
 constexpr size_t kTailFixed = 8 + ltx::kTrailerSize;
 // Files up to kTailFetch bytes are read whole in one request and kept until
 // applied, within this budget (the rest are read again per chunk).
@@ -380,7 +379,11 @@ class Engine {
   void LoadJournal();
   std::string JournalJson(uint64_t frontier) const;  // mu_ held
   Status WriteJournal(uint64_t frontier);            // flush_mu_ held
-  Status MaybeFlush(bool force);
+  // fdatasync, then records the chunks done before it in the journal.
+  // Unless force, nothing happens when nothing was written or done since
+  // the last one.
+  Status SyncAndRecord(bool force);
+  void Flusher();  // the flusher thread: SyncAndRecord by bytes and time
   Status WaitTurn(size_t file);
   void Worker();
   Status DoChunk(size_t file, size_t chunk);
@@ -498,6 +501,16 @@ class Engine {
   std::atomic<bool> have_frontier_{false};
   std::vector<std::pair<uint32_t, uint32_t>> synced_;  // recorded chunks (mu_)
   std::atomic<int64_t> last_flush_ms_{0};
+  // Bytes written to the output this run, and as of the last fdatasync's
+  // start (sync_mu_).
+  std::atomic<uint64_t> written_{0};
+  uint64_t synced_written_ = 0;
+  Status sync_error_;  // the first fdatasync failure (sync_mu_)
+  // The flusher thread's wake-ups: a worker whose write crossed a multiple
+  // of sync_every_bytes, or the end of the run.
+  std::mutex flusher_mu_;
+  std::condition_variable flusher_cv_;
+  bool flusher_stop_ = false;  // flusher_mu_
 };
 
 void Engine::Fail(Status s) {
@@ -887,35 +900,56 @@ Status Engine::WriteJournal(uint64_t frontier) {
   return Status::OK();
 }
 
-// Records chunks done (after fdatasync of their pages) at most about once a
-// second. The fdatasync, which may take seconds while the snapshot's pages
-// are written back, holds only sync_mu_ (one flusher at a time), not the
-// journal's flush_mu_: a worker whose file's turn came records the new
-// frontier meanwhile instead of waiting for the disk.
-Status Engine::MaybeFlush(bool force) {
-  if (!journal_on_) return Status::OK();
-  std::unique_lock<std::mutex> sl(sync_mu_, std::defer_lock);
-  if (force) {
-    sl.lock();
-  } else {
-    if (NowMs() - last_flush_ms_.load() < kJournalEveryMs) return Status::OK();
-    if (!sl.try_lock()) return Status::OK();
-    if (NowMs() - last_flush_ms_.load() < kJournalEveryMs) return Status::OK();
-  }
+// fdatasync, then records the chunks done before it (they were written
+// before it began) in the journal. Called by the flusher thread (after
+// every sync_every_bytes written, and every journal_every_ms) and on an error
+// that keeps the output. The fdatasync, which may take long while the
+// snapshot's pages are written back, holds only sync_mu_ (one at a time),
+// not the journal's flush_mu_: a worker whose file's turn came records the
+// new frontier meanwhile.
+Status Engine::SyncAndRecord(bool force) {
+  std::lock_guard<std::mutex> sl(sync_mu_);
   last_flush_ms_ = NowMs();
+  const uint64_t written = written_.load();
   std::vector<std::pair<uint32_t, uint32_t>> batch;
-  {
+  if (journal_on_) {
     std::lock_guard<std::mutex> l(mu_);
     batch.swap(pending_);
   }
-  if (batch.empty() && !force) return Status::OK();
-  if (::fdatasync(out_.fd()) != 0) return ErrnoStatus("restore: fdatasync", tmp_path_, errno);
+  if (!sync_error_.ok()) return sync_error_;
+  if (!force && batch.empty() && written == synced_written_) return Status::OK();
+  if (::fdatasync(out_.fd()) != 0) {
+    // Pages that failed to write may now count as clean, and a later
+    // fdatasync succeed: nothing is recorded after a failure.
+    sync_error_ = ErrnoStatus("restore: fdatasync", tmp_path_, errno);
+    return sync_error_;
+  }
+  synced_written_ = written;
+  if (!journal_on_) return Status::OK();
   {
     std::lock_guard<std::mutex> l(mu_);
     synced_.insert(synced_.end(), batch.begin(), batch.end());
   }
   std::lock_guard<std::mutex> fl(flush_mu_);
   return WriteJournal(frontier_written_);
+}
+
+void Engine::Flusher() {
+  const uint64_t every_bytes = std::max<uint64_t>(opts_.sync_every_bytes, 1);
+  const int64_t every_ms = std::max<int64_t>(opts_.journal_every_ms, 1);
+  uint64_t at = 0;  // written_ when the last fdatasync began
+  std::unique_lock<std::mutex> l(flusher_mu_);
+  for (;;) {
+    flusher_cv_.wait_for(l, std::chrono::milliseconds(every_ms),
+                         [&] { return flusher_stop_ || written_.load() - at >= every_bytes; });
+    if (flusher_stop_) return;
+    if (written_.load() - at < every_bytes && NowMs() - last_flush_ms_.load() < every_ms) continue;
+    at = written_.load();
+    l.unlock();
+    Status s = SyncAndRecord(false);
+    if (!s.ok()) return Fail(std::move(s));
+    l.lock();
+  }
 }
 
 void Engine::LoadJournal() {
@@ -1187,8 +1221,14 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
   uint32_t wfirst = 0;
   // Written bytes not yet handed to writeback: [span_lo, span_hi).
   uint64_t span_lo = 0, span_hi = 0;
+  const uint64_t sync_every = std::max<uint64_t>(opts_.sync_every_bytes, 1);
   auto write = [&](const uint8_t* p, size_t n, uint64_t off) -> Status {
     WALSHIP_RETURN_IF_ERROR(out_.PWriteFull(p, n, off));
+    const uint64_t w = written_.fetch_add(n) + n;
+    if (w / sync_every != (w - n) / sync_every) {
+      std::lock_guard<std::mutex> fl(flusher_mu_);
+      flusher_cv_.notify_one();
+    }
     if (off != span_hi) {
       if (span_hi - span_lo >= kWritebackMin) StartWriteback(span_lo, span_hi - span_lo);
       span_lo = off;
@@ -1277,7 +1317,7 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
     }
   }
   if (advanced) cv_.notify_all();
-  return MaybeFlush(false);
+  return Status::OK();
 }
 
 // A worker takes, in this order: a chunk the snapshot's stream read ahead; a
@@ -1738,6 +1778,7 @@ Result<ApplyResult> Engine::Run() {
   last_flush_ms_ = NowMs();
   {
     const size_t n = std::clamp<size_t>(order_.size() + work, 1, size_t(threads));
+    std::thread ft([this] { Flusher(); });
     std::thread rt;
     if (reader) rt = std::thread([this, s0 = spans_[0].get()] { Reader(s0); });
     std::vector<std::thread> ts;
@@ -1745,6 +1786,12 @@ Result<ApplyResult> Engine::Run() {
     Worker();
     for (auto& t : ts) t.join();
     if (rt.joinable()) rt.join();
+    {
+      std::lock_guard<std::mutex> fl(flusher_mu_);
+      flusher_stop_ = true;
+    }
+    flusher_cv_.notify_all();
+    ft.join();
   }
   if (!reader_error_.ok()) Fail(reader_error_);
   const int64_t applied_ms = NowMs();
@@ -1759,7 +1806,7 @@ Result<ApplyResult> Engine::Run() {
     err = error_;
   }
   if (!err.ok()) {
-    if (Keepable(err.code())) MaybeFlush(true).IgnoreError();  // keep what was written
+    if (journal_on_ && Keepable(err.code())) SyncAndRecord(true).IgnoreError();  // keep what was written
     return err;
   }
   WALSHIP_RETURN_IF_ERROR(FinishChecks());

@@ -57,6 +57,13 @@ struct RestoreOptions {
   int64_t split_after_ms = 100;
   // Continue from "<output>.walship-restore" and its journal if they match.
   bool resume = true;
+  // The output is fdatasync'd in the background after every sync_every_bytes
+  // written (so the disk writes the database while it is decoded, and the
+  // final fdatasync finds little left), and at least every journal_every_ms
+  // while chunks are done; the resume journal then records the chunks
+  // written before it.
+  uint64_t sync_every_bytes = 64 << 20;
+  int64_t journal_every_ms = 1000;
 };
 
 struct RestoreResult {
