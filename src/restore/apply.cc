@@ -395,6 +395,11 @@ class Engine {
   std::vector<Ready>::iterator DueReady();  // mu_ held
   bool TakeReady(Ready* r);                 // mu_ held
   bool ServeOne(std::unique_lock<std::mutex>& l, Status* s);
+  // mu_ held, by a waiter on cv_ that leaves without serving: a wake-up it
+  // may have taken for a queued or due chunk goes to another waiter.
+  void PassOn() {
+    if (!queue_.empty() || DueReady() != ready_.end()) cv_.notify_one();
+  }
   Status DoReady(const Ready& r);
   // From src, or, with mem, from the chunk's bytes held there (in place).
   Status DecodeChunk(size_t file, size_t chunk, Source* src, const uint8_t* mem = nullptr);
@@ -447,7 +452,11 @@ class Engine {
   std::atomic<size_t> next_{0};
   std::atomic<bool> stop_{false};
   std::mutex mu_;  // guards chunk results, files_done_, pending_, error_
+  // Workers wait on cv_ (every waiter serves the stream's queue and due
+  // spooled chunks first, so one queued chunk wakes one of them); the
+  // snapshot's reader waits for room on room_cv_. Both with mu_.
   std::condition_variable cv_;
+  std::condition_variable room_cv_;
   std::atomic<size_t> files_done_{0};  // leading files whose chunks are all written (changed under mu_)
   Status error_;
   std::vector<std::pair<uint32_t, uint32_t>> pending_;  // done, not yet fdatasync'd
@@ -520,6 +529,7 @@ void Engine::Fail(Status s) {
     stop_ = true;  // under mu_, so a waiter cannot miss it
   }
   cv_.notify_all();
+  room_cv_.notify_all();
 }
 
 // Starts writeback of written pages without waiting for it (a hint: the
@@ -1033,7 +1043,10 @@ Status Engine::WaitTurn(size_t file) {
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       if (stop_) return Cancelled("restore: stopped");
-      if (files_done_.load() >= file) break;
+      if (files_done_.load() >= file) {
+        PassOn();
+        break;
+      }
       // The snapshot's stream failed and what it read is decoded: file 0
       // cannot finish.
       if (!reader_error_.ok() && ahead_bytes_ == 0) return reader_error_;
@@ -1112,7 +1125,10 @@ Status Engine::SpoolChunk(size_t fi, size_t ci, std::optional<uint64_t>* at) {
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       if (stop_) return Cancelled("restore: stopped");
-      if (spool_reads_ < kSpoolReads) break;
+      if (spool_reads_ < kSpoolReads) {
+        PassOn();
+        break;
+      }
       Status s;
       if (ServeOne(l, &s)) {
         WALSHIP_RETURN_IF_ERROR(s);
@@ -1528,7 +1544,7 @@ void Engine::Reader(Span* sp) {
       if (ahead_bytes_ > 0 && ahead_bytes_ + len > kStreamAhead) {
         reader_waiting_ = true;
         reader_waits_++;
-        cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + len <= kStreamAhead; });
+        room_cv_.wait(l, [&] { return stop_.load() || ahead_bytes_ == 0 || ahead_bytes_ + len <= kStreamAhead; });
         reader_waiting_ = false;
         RestartRateWindow();  // the rate is judged on reads the decoders kept up with
       }
@@ -1540,7 +1556,9 @@ void Engine::Reader(Span* sp) {
         RestartRateWindow();  // a split is judged from the first bytes on
       }
     }
-    cv_.notify_all();
+    // One chunk, one worker: waking them all for each chunk cost more CPU
+    // in context switches than the decoding gained.
+    cv_.notify_one();
   }
   src.reset();  // ends the GET if the span was split
   {
@@ -1586,11 +1604,14 @@ Status Engine::DoQueued(Queued q) {
   Status s = WaitTurn(0);
   if (s.ok()) s = DecodeChunk(0, q.chunk, nullptr, q.buf.get());
   pool_->Put(std::move(q.buf));
+  bool drained = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     ahead_bytes_ -= n;
+    drained = ahead_bytes_ == 0 && !reader_running_;  // a failed stream's waiters may now give up
   }
-  cv_.notify_all();
+  room_cv_.notify_one();
+  if (drained) cv_.notify_all();
   return s;
 }
 
