@@ -260,7 +260,11 @@ Result<std::unique_ptr<FaultProxy>> FaultProxy::Start(int upstream_port, const s
   }
   std::unique_ptr<FaultProxy> p(new FaultProxy);
   p->pid_ = ::fork();
-  if (p->pid_ < 0) return ErrnoStatus("fork", "python3", errno);
+  if (p->pid_ < 0) {
+    const int err = errno;
+    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+    return ErrnoStatus("fork", "python3", err);
+  }
   if (p->pid_ == 0) {
     ::setpgid(0, 0);
     RedirectInChild(in[0], 0);
