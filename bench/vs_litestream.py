@@ -311,7 +311,7 @@ def curl_get_parallel(endpoint, objs, streams=8):
         for off in range(0, size, chunk):
             lines += _curl_block(url, ["output = \"/dev/null\"",
                                        "range = \"%d-%d\"" % (off, min(size, off + chunk) - 1)]) + ["next"]
-    return _run_curl(lines[:-1], ["--parallel", "--parallel-max", str(streams)])
+    return _curl(lines[:-1], ["--parallel", "--parallel-max", str(streams)])[0]
 
 
 def curl_first_byte(endpoint, key):
@@ -347,7 +347,7 @@ def curl_put_sequential(endpoint, files):
     for path, key in files:
         lines += _curl_block("%s/%s/%s" % (endpoint, BUCKET, key),
                              ["upload-file = \"%s\"" % path, "output = \"/dev/null\""]) + ["next"]
-    return _run_curl(lines[:-1], [])
+    return _curl(lines[:-1], [])[0]
 
 
 def _curl(lines, flags):
@@ -364,10 +364,6 @@ def _curl(lines, flags):
         return secs, r.stdout
     finally:
         os.unlink(cfg)
-
-
-def _run_curl(lines, flags):
-    return _curl(lines, flags)[0]
 
 
 # ---- the two tools -----------------------------------------------------------

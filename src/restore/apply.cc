@@ -511,9 +511,10 @@ class Engine {
   std::vector<std::pair<uint32_t, uint32_t>> synced_;  // recorded chunks (mu_)
   std::atomic<int64_t> last_flush_ms_{0};
   // Bytes written to the output this run, and as of the last fdatasync's
-  // start (sync_mu_).
+  // start (written under sync_mu_; the flusher reads it without).
   std::atomic<uint64_t> written_{0};
-  uint64_t synced_written_ = 0;
+  std::atomic<uint64_t> synced_written_{0};
+  uint64_t sync_every_ = 1;  // opts_.sync_every_bytes, at least 1
   Status sync_error_;  // the first fdatasync failure (sync_mu_)
   // The flusher thread's wake-ups: a worker whose write crossed a multiple
   // of sync_every_bytes, or the end of the run.
@@ -945,16 +946,13 @@ Status Engine::SyncAndRecord(bool force) {
 }
 
 void Engine::Flusher() {
-  const uint64_t every_bytes = std::max<uint64_t>(opts_.sync_every_bytes, 1);
   const int64_t every_ms = std::max<int64_t>(opts_.journal_every_ms, 1);
-  uint64_t at = 0;  // written_ when the last fdatasync began
+  auto bytes_due = [&] { return written_.load() - synced_written_.load() >= sync_every_; };
   std::unique_lock<std::mutex> l(flusher_mu_);
   for (;;) {
-    flusher_cv_.wait_for(l, std::chrono::milliseconds(every_ms),
-                         [&] { return flusher_stop_ || written_.load() - at >= every_bytes; });
+    flusher_cv_.wait_for(l, std::chrono::milliseconds(every_ms), [&] { return flusher_stop_ || bytes_due(); });
     if (flusher_stop_) return;
-    if (written_.load() - at < every_bytes && NowMs() - last_flush_ms_.load() < every_ms) continue;
-    at = written_.load();
+    if (!bytes_due() && NowMs() - last_flush_ms_.load() < every_ms) continue;
     l.unlock();
     Status s = SyncAndRecord(false);
     if (!s.ok()) return Fail(std::move(s));
@@ -1237,11 +1235,10 @@ Status Engine::DecodeChunk(size_t fi, size_t ci, Source* src, const uint8_t* mem
   uint32_t wfirst = 0;
   // Written bytes not yet handed to writeback: [span_lo, span_hi).
   uint64_t span_lo = 0, span_hi = 0;
-  const uint64_t sync_every = std::max<uint64_t>(opts_.sync_every_bytes, 1);
   auto write = [&](const uint8_t* p, size_t n, uint64_t off) -> Status {
     WALSHIP_RETURN_IF_ERROR(out_.PWriteFull(p, n, off));
     const uint64_t w = written_.fetch_add(n) + n;
-    if (w / sync_every != (w - n) / sync_every) {
+    if (w / sync_every_ != (w - n) / sync_every_) {
       std::lock_guard<std::mutex> fl(flusher_mu_);
       flusher_cv_.notify_one();
     }
@@ -1680,6 +1677,7 @@ Result<ApplyResult> Engine::Run() {
   run_start_ms_ = NowMs();
   const int threads = std::max(opts_.parallelism, 1);
   chunk_bytes_ = std::max<uint64_t>(opts_.chunk_bytes, 1);
+  sync_every_ = std::max<uint64_t>(opts_.sync_every_bytes, 1);
   stream_chunk_ = std::min<uint64_t>(chunk_bytes_, kStreamChunkMax);
   files_.resize(plan_.files.size());
   for (size_t k = 0; k < files_.size(); k++) files_[k].info = &plan_.files[k];
