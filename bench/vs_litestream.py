@@ -7,8 +7,10 @@ the peer and to a raw curl transfer of the same bytes, all in the same run
   1. restore latest (time; peak RSS = the restore process's own VmHWM) of a
      --sizes database (100M, 1G) with ~1000 small write transactions of
      history: build the database, replicate, initial snapshot, 1000
-     transactions, wait until replicated, stop, restore into a new file,
-     content hash = the source's. Baseline: curl GETs of the
+     transactions, wait until replicated, stop; then restore into a new file
+     --restore-runs times (default 3), the two tools alternating, each
+     restore's content hash = the source's; the median time counts, the
+     highest peak RSS. Baseline: curl GETs of the
      objects the tool's restore reads (walship: `restore -dry-run -json`;
      Litestream: its generation's snapshot + WAL segments), 8 parallel ranges.
      Context for the restore time (both tools pay them, the machine sets
@@ -36,10 +38,11 @@ the peer and to a raw curl transfer of the same bytes, all in the same run
 
 Usage:
   bench/vs_litestream.py --walship BIN [--litestream BIN] [--sizes 100M,1G]
-                         [--quick] [--only LIST] [--out table.md] [--keep]
+                         [--quick] [--only LIST] [--restore-runs N] [--out table.md] [--keep]
 --only: comma-separated scenarios, from restore (1), snapshot (2), steady
 (3, 5, 6), throughput (4); default all. The table shows only their rows.
---quick: 100 MB only, 20 s steady runs, 2 rounds of 3 s throughput runs (~4 min).
+--quick: 100 MB only, 20 s steady runs, 2 rounds of 3 s throughput runs, one
+restore per tool (~4 min).
 The full run (100M,1G, 60 s steady runs, 6 rounds of 5 s throughput runs) takes ~15 min.
 Litestream v0.3.13 comes from `npm ci` (node_modules/@flydotio/...); moto_server,
 curl, boto3 must be installed. Progress goes to stderr, the table to stdout.
@@ -481,11 +484,15 @@ class Litestream3:
 
 def scenario_restore(args, tools, mb, template, res, only):
     """Scenario 1 if "restore" in only, 2 if "snapshot" in only (a restore
-    needs the snapshot, but its curl PUT baseline is skipped when not asked)."""
+    needs the snapshot, but its curl PUT baseline is skipped when not asked).
+    Both tools' replicas are built first; then the restores run in
+    --restore-runs rounds, the tools alternating (the first one first in even
+    rounds, last in odd ones), so that both meet the machine's drift alike."""
     do_snap, do_restore = "snapshot" in only, "restore" in only
     tmp = tempfile.mkdtemp(prefix="vs-restore-", dir=args.tmp)
     env = Env(tmp)
     try:
+        built = []  # (tool, tag, d, cfg, db, prefix, out) of each tool whose restore is measured
         for tool in tools:
             tag = "%s/%dMB" % (tool.name, mb)
             d = os.path.join(tmp, tool.name.split()[0])
@@ -525,38 +532,67 @@ def scenario_restore(args, tools, mb, template, res, only):
                     os.remove(p)
             res[(tool.name, mb)] = out
             if do_restore:
-                restore_latest(env, tool, tag, d, cfg, db, prefix, out)
-            for f in glob.glob(os.path.join(d, "*.db*")):
-                os.remove(f)
+                built.append((tool, tag, d, cfg, db, prefix, out))
+            else:
+                remove_dbs(d)
+        if built:
+            restore_rounds(env, built, args.restore_runs)
+        for _, _, d, _, _, _, _ in built:
+            remove_dbs(d)
     finally:
         env.close()
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def restore_latest(env, tool, tag, d, cfg, db, prefix, out):
-    """Scenario 1's measured part: restore db's replica, curl GET baseline,
-    content hash; adds the figures to out."""
-    src_hash = dbcheck.content_hash(db, live=True)
-    objs = tool.restore_objects(env, cfg, db, prefix)
-    restored = os.path.join(d, "restored.db")
-    subprocess.run(["sync"])
-    log("%s: restore (%d objects, %.1f MB)" % (tag, len(objs), sum(s for _, s in objs) / 1e6))
-    rs, rss, rrc, rout = run_measured(tool.restore_cmd(cfg, db, restored))
-    if rrc != 0:
-        raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
-    get_s = curl_get_parallel(env.endpoint(), objs)
-    ok = dbcheck.content_hash(restored) == src_hash
-    # Context (see the module doc): the largest object's first byte, and the
-    # database's bytes written and fdatasync'd on this disk.
-    first_s = curl_first_byte(env.endpoint(), max(objs, key=lambda o: o[1])[0])
-    subprocess.run(["sync"])
-    write_s = disk_write_s(os.path.join(d, "disk-write-test"), os.path.getsize(restored))
-    log("%s: restore %.2f s, peak RSS %.1f MiB, curl %.2f s, first byte %.2f s, disk write %.2f s, hash %s" % (
-        tag, rs, rss / 1024, get_s, first_s, write_s, "ok" if ok else "MISMATCH"))
-    out.update({"restore_s": rs, "restore_rss_kb": rss, "restore_bytes": sum(s for _, s in objs),
-                "restore_objs": len(objs), "restore_curl_s": get_s, "hash_ok": ok,
-                "first_byte_s": first_s, "disk_write_s": write_s})
+def remove_dbs(d):
+    for f in glob.glob(os.path.join(d, "*.db*")):
+        os.remove(f)
+
+
+def restore_rounds(env, built, runs):
+    """Scenario 1's measured part: each tool restores its db's replica `runs`
+    times, the tools alternating; each restore's content hash must equal the
+    source's. Then, per tool, the curl GET baseline and the context figures.
+    Adds to each out: restore_s (the median), restore_runs_s (all of them),
+    restore_rss_kb (the highest peak)."""
+    ctx = []
+    for tool, tag, d, cfg, db, prefix, out in built:
+        objs = tool.restore_objects(env, cfg, db, prefix)
+        ctx.append((dbcheck.content_hash(db, live=True), objs))
+        out.update({"restore_runs_s": [], "restore_rss_kb": 0, "hash_ok": True,
+                    "restore_bytes": sum(s for _, s in objs), "restore_objs": len(objs)})
+    for r in range(runs):
+        order = list(range(len(built))) if r % 2 == 0 else list(reversed(range(len(built))))
+        for i in order:
+            tool, tag, d, cfg, db, prefix, out = built[i]
+            src_hash, objs = ctx[i]
+            restored = os.path.join(d, "restored.db")
+            for f in glob.glob(restored + "*"):
+                os.remove(f)
+            subprocess.run(["sync"])
+            log("%s: restore %d of %d (%d objects, %.1f MB)" % (tag, r + 1, runs, len(objs),
+                                                               sum(s for _, s in objs) / 1e6))
+            rs, rss, rrc, rout = run_measured(tool.restore_cmd(cfg, db, restored))
+            if rrc != 0:
+                raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
+            ok = dbcheck.content_hash(restored) == src_hash
+            log("%s: restore %.2f s, peak RSS %.1f MiB, hash %s" % (tag, rs, rss / 1024, "ok" if ok else "MISMATCH"))
+            out["restore_runs_s"].append(rs)
+            out["restore_rss_kb"] = max(out["restore_rss_kb"], rss)
+            out["hash_ok"] = out["hash_ok"] and ok
+    for (tool, tag, d, cfg, db, prefix, out), (_, objs) in zip(built, ctx):
+        out["restore_s"] = statistics.median(out["restore_runs_s"])
+        get_s = curl_get_parallel(env.endpoint(), objs)
+        # Context (see the module doc): the largest object's first byte, and the
+        # database's bytes written and fdatasync'd on this disk.
+        first_s = curl_first_byte(env.endpoint(), max(objs, key=lambda o: o[1])[0])
+        subprocess.run(["sync"])
+        restored = os.path.join(d, "restored.db")
+        write_s = disk_write_s(os.path.join(d, "disk-write-test"), os.path.getsize(restored))
+        log("%s: restore median %.2f s (%s), curl %.2f s, first byte %.2f s, disk write %.2f s" % (
+            tag, out["restore_s"], " / ".join("%.2f" % x for x in out["restore_runs_s"]), get_s, first_s, write_s))
+        out.update({"restore_curl_s": get_s, "first_byte_s": first_s, "disk_write_s": write_s})
 
 
 # ---- scenario 3+5+6: steady 20 tx/s ------------------------------------------
@@ -704,10 +740,14 @@ def build_table(tools, sizes, restore, steady, tput):
     for mb in sizes:  # a scenario's rows only when it ran (--only)
         w, l = restore.get((ws, mb)) or {}, restore.get((ls, mb)) or {}
         if "restore_s" in w and "restore_s" in l:
-            rows.append(("restore %d MB (%d / %d tx history), s" % (mb, w["ntx"], l["ntx"]),
+            rows.append(("restore %d MB (%d / %d tx history), s, median of %d" % (
+                             mb, w["ntx"], l["ntx"], len(w["restore_runs_s"])),
                          "%.2f" % w["restore_s"], ratio(w["restore_s"], w["restore_curl_s"]),
                          "%.2f" % l["restore_s"], ratio(l["restore_s"], l["restore_curl_s"]),
                          ratio(w["restore_s"], l["restore_s"])))
+            rows.append(("  each restore, s (in order; the tools alternate)",
+                         " / ".join("%.2f" % x for x in w["restore_runs_s"]), "",
+                         " / ".join("%.2f" % x for x in l["restore_runs_s"]), "", ""))
             rows.append(("  bytes read (objects); curl 8x GET, s",
                          "%.1f MB (%d); %.2f" % (w["restore_bytes"] / 1e6, w["restore_objs"], w["restore_curl_s"]),
                          "",
@@ -718,7 +758,7 @@ def build_table(tools, sizes, restore, steady, tput):
 
             rows.append(("  largest object's first byte; db written + fdatasync'd, s",
                          context(w), "", context(l), "", ""))
-            rows.append(("  restore peak RSS (VmHWM), MiB", "%.1f" % (w["restore_rss_kb"] / 1024), "",
+            rows.append(("  restore peak RSS (VmHWM, highest of the runs), MiB", "%.1f" % (w["restore_rss_kb"] / 1024), "",
                          "%.1f" % (l["restore_rss_kb"] / 1024), "",
                          ratio(w["restore_rss_kb"], l["restore_rss_kb"])))
             rows.append(("  restored content hash = source",
@@ -801,11 +841,14 @@ def main():
     ap.add_argument("--out", help="also write the table as markdown here")
     ap.add_argument("--tmp", default=None, help="where the temp dirs go")
     ap.add_argument("--keep", action="store_true", help="keep temp dirs")
+    ap.add_argument("--restore-runs", type=int, default=None,
+                    help="restores per tool and size, alternating; the median counts (default 3, quick 1)")
     args = ap.parse_args()
     sizes = [100] if args.quick else [parse_size(s) for s in args.sizes.split(",") if s.strip()]
     args.steady_s = args.steady_s or (20.0 if args.quick else 60.0)
     args.tput_s = args.tput_s or (3.0 if args.quick else 5.0)
     args.tput_rounds = args.tput_rounds or (2 if args.quick else 6)
+    args.restore_runs = max(1, args.restore_runs or (1 if args.quick else 3))
     only = {x.strip() for x in args.only.split(",") if x.strip()}
     if not only or only - set(SCENARIOS):
         ap.error("--only: unknown %s; choose from %s" % (
