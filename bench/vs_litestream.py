@@ -43,7 +43,7 @@ Usage:
 (3, 5, 6), throughput (4); default all. The table shows only their rows.
 --quick: 100 MB only, 20 s steady runs, 2 rounds of 3 s throughput runs, one
 restore per tool (~4 min).
-The full run (100M,1G, 60 s steady runs, 6 rounds of 5 s throughput runs) takes ~15 min.
+The full run (100M,1G, 3 restores each, 60 s steady runs, 6 rounds of 5 s throughput runs) takes ~20 min.
 Litestream v0.3.13 comes from `npm ci` (node_modules/@flydotio/...); moto_server,
 curl, boto3 must be installed. Progress goes to stderr, the table to stdout.
 """
