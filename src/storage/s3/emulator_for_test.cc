@@ -38,6 +38,16 @@ int AnnouncedPort(const std::string& log) {
   return 0;
 }
 
+// The end of a log, for an error message: the log's directory is removed
+// with the emulator, which a failed Start destroys before anyone reads it.
+std::string LogTail(const std::string& log) {
+  auto text = ReadFileToString(log);
+  if (!text.ok()) return "(" + log + " unreadable)";
+  constexpr size_t kTail = 2000;
+  const std::string tail = text->size() > kTail ? "..." + text->substr(text->size() - kTail) : *text;
+  return tail.empty() ? "(" + log + " empty)" : log + ":\n" + tail;
+}
+
 bool PortAccepts(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return false;
@@ -148,7 +158,7 @@ Status S3Emulator::Launch(const std::string& source_dir, bool require_auth) {
           "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
           "-keyout " +
           dir_ + "/key.pem -out " + ca_file() + " >" + dir_ + "/openssl.log 2>&1";
-      if (std::system(cmd.c_str()) != 0) return Internal("openssl req failed; see " + dir_ + "/openssl.log");
+      if (std::system(cmd.c_str()) != 0) return Internal("openssl req failed: " + LogTail(dir_ + "/openssl.log"));
       for (const std::string& a : {std::string("--key"), dir_ + "/key.pem", std::string("--cert"), ca_file()}) {
         argv.push_back(a);
       }
@@ -182,12 +192,12 @@ Status S3Emulator::Launch(const std::string& source_dir, bool require_auth) {
     int wst = 0;
     if (::waitpid(pid_, &wst, WNOHANG) == pid_) {
       pid_ = -1;
-      return Unavailable(argv[0] + " exited at start; see " + log, false);
+      return Unavailable(argv[0] + " exited at start: " + LogTail(log), false);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   return Unavailable(argv[0] + (port_ == 0 ? " did not say it listens" : " did not accept on 127.0.0.1:" +
-                                std::to_string(port_)) + " within 30 s; see " + log, false);
+                                std::to_string(port_)) + " within 30 s: " + LogTail(log), false);
 }
 
 S3Emulator::~S3Emulator() {

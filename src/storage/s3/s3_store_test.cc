@@ -4,8 +4,13 @@
 
 #include "storage/s3/s3_store.h"
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
+#include "base/file.h"
 #include "storage/s3/emulator_for_test.h"
 #include "storage/s3/xml.h"
 
@@ -54,6 +59,26 @@ class S3StoreOnS3rver : public S3StoreOn {
  protected:
   void SetUp() override { Start(S3Emulator::Kind::kS3rver); }
 };
+
+// A server that exits at start: the error quotes the end of its log, since
+// the log's directory goes with the emulator that the failed Start destroys.
+TEST(S3EmulatorStart, AServerThatExitsAtStartIsQuotedFromItsLog) {
+  char dir[] = "/tmp/walship-fake-moto-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string script = std::string(dir) + "/moto_server";
+  ASSERT_TRUE(WriteFileAtomic(script, "#!/bin/sh\necho 'fake moto_server: refusing on purpose' >&2\nexit 3\n").ok());
+  ASSERT_EQ(::chmod(script.c_str(), 0755), 0);
+  const char* path = std::getenv("PATH");
+  const std::string saved = path != nullptr ? path : "/usr/bin:/bin";
+  ::setenv("PATH", (std::string(dir) + ":" + saved).c_str(), 1);
+  auto emu = S3Emulator::Start(S3Emulator::Kind::kMoto, WALSHIP_SOURCE_DIR);
+  ::setenv("PATH", saved.c_str(), 1);
+  RemoveTree(dir).IgnoreError();
+  ASSERT_FALSE(emu.ok());
+  EXPECT_EQ(emu.status().code(), Code::kUnavailable) << emu.status().ToString();
+  EXPECT_NE(emu.status().message().find("exited at start"), std::string::npos) << emu.status().ToString();
+  EXPECT_NE(emu.status().message().find("refusing on purpose"), std::string::npos) << emu.status().ToString();
+}
 
 TEST_F(S3StoreOnMoto, ServerRefusesOverwriteWithoutHeadCheck) {
   S3Store::Tuning t;
