@@ -8,15 +8,12 @@ curl transfer of the same bytes to the same server (ratios, same run):
 
 Usage: bench/s3_vs_curl.py [--walship build/src/cli/walship] [--db-mb 100]
 """
-import argparse, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, shutil, subprocess, sys, tempfile, time, urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "support"))
 from replicate_restore import make_db  # noqa: E402
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+import s3server  # noqa: E402
 
 def curl(args, out="/dev/null"):
     t = time.time()
@@ -31,18 +28,13 @@ def main():
     a = ap.parse_args()
     w = os.path.abspath(a.walship)
     tmp = tempfile.mkdtemp(prefix="walship-s3bench-")
-    port = free_port()
-    moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    # moto_server binds a port of its own choosing and announces it (no port
+    # picked here that another process could take first).
+    moto = s3server.S3Server(log_path=os.path.join(tmp, "moto.log"))
     env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test")
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(base, timeout=1)
-                break
-            except Exception:
-                time.sleep(0.1)
+        moto.start()
+        base = moto.endpoint
         urllib.request.urlopen(urllib.request.Request(base + "/bench", method="PUT"), timeout=5)
         db = os.path.join(tmp, "app.db")
         make_db(db, a.db_mb)
@@ -82,8 +74,7 @@ def main():
         for k, v in rows:
             print(f"{k.ljust(width)} | {v}")
     finally:
-        moto.terminate()
-        moto.wait(timeout=10)
+        moto.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":

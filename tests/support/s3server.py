@@ -54,6 +54,20 @@ def announced_port(log_path, offset=0):
     return int(m.group(1)) if m else None
 
 
+def log_tail(log_path, offset=0, limit=2000):
+    """The end of a server's output (from `offset`), for an error message:
+    a temporary log is removed by stop() before anyone could read it."""
+    try:
+        with open(log_path, "rb") as f:
+            f.seek(offset)
+            text = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        return "(log %s unreadable: %s)" % (log_path, e)
+    if not text.strip():
+        return "(log %s empty)" % log_path
+    return "log %s:\n%s" % (log_path, text if len(text) <= limit else "..." + text[-limit:])
+
+
 def moto_server_path():
     p = os.environ.get("WALSHIP_MOTO_SERVER") or shutil.which("moto_server")
     if not p:
@@ -124,9 +138,10 @@ class S3Server:
         last = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
+                tail = log_tail(log_path, log_start)
                 self.stop()
-                raise S3ServerError("moto_server exited %s at start (log %s)"
-                                    % (self.proc.returncode, log_path))
+                raise S3ServerError("moto_server exited %s at start: %s"
+                                    % (self.proc.returncode, tail))
             if not self.port:
                 self.port = announced_port(log_path, log_start)
                 if not self.port:
@@ -140,9 +155,10 @@ class S3Server:
             except (OSError, urllib.error.URLError) as e:
                 last = str(e)
             time.sleep(0.1)
+        tail = log_tail(log_path, log_start)
         self.stop()
-        raise S3ServerError("moto_server on 127.0.0.1:%s did not answer within %ds (%s)"
-                            % (self.port or "?", timeout, last))
+        raise S3ServerError("moto_server on 127.0.0.1:%s did not answer within %ds (%s): %s"
+                            % (self.port or "?", timeout, last, tail))
 
     def stop(self):
         p = self.proc

@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""Tests of s3server.py's start errors, with fake moto_server scripts (no real
+server needed): a server that exits at start, and one that never says which
+port it listens on, give an error that quotes their output. The log they
+wrote to is a temporary file that stop() removes, so naming it is not enough.
+
+Last line: "N passed, M failed"; exit 0 if none failed, 1 otherwise.
+"""
+
+import os
+import stat
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import s3server  # noqa: E402
+
+
+def fake_server(d, name, body):
+    path = os.path.join(d, name)
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n" + body + "\n")
+    os.chmod(path, stat.S_IRWXU)
+    return path
+
+
+def start_error(path, timeout):
+    """The S3ServerError of starting the fake server at path, or None."""
+    os.environ["WALSHIP_MOTO_SERVER"] = path
+    srv = s3server.S3Server()
+    try:
+        srv.start(timeout=timeout)
+    except s3server.S3ServerError as e:
+        return srv, str(e)
+    srv.stop()
+    return srv, None
+
+
+def test_exit_at_start(d):
+    srv, err = start_error(fake_server(d, "exits", "echo 'fake moto_server: refusing on purpose' >&2; exit 3"), 10)
+    assert err is not None, "start succeeded"
+    assert "exited 3 at start" in err, err
+    assert "refusing on purpose" in err, err
+    assert srv._tmp_log is None, "the temporary log was kept"
+
+
+def test_never_announces(d):
+    t0 = time.monotonic()
+    srv, err = start_error(fake_server(d, "silent", "echo 'fake moto_server: up, port unsaid'; exec sleep 60"), 2)
+    assert err is not None, "start succeeded"
+    assert "did not answer within 2s" in err, err
+    assert "port unsaid" in err, err
+    assert srv.proc.poll() is not None, "the server was left running"
+    assert time.monotonic() - t0 < 30, "stop() took too long"
+
+
+def main():
+    passed = failed = 0
+    with tempfile.TemporaryDirectory(prefix="walship-s3server-test-") as d:
+        for t in (test_exit_at_start, test_never_announces):
+            try:
+                t(d)
+                passed += 1
+                print("ok   %s" % t.__name__)
+            except AssertionError as e:
+                failed += 1
+                print("FAIL %s: %s" % (t.__name__, e))
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
