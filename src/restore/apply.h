@@ -91,15 +91,17 @@
 //    changed file with the same key, size and header fails the file
 //    checksum, it is never silently mixed in.
 //
-// Memory: parallelism x (a write buffer of 128 KiB kept per thread, a read
-// buffer of 128 KiB while decoding from a read, up to 1 MiB for a prefetched
-// small chunk, and whatever the backend buffers for one ranged read:
-// FileStore streams, S3Store streams through a queue of up to 1 MiB (no
-// more than the range) and a 256 KiB receive buffer) + the stream's buffers
-// (a chunk and two frames each: the read-ahead of 2 MiB, the ones being
-// decoded, the one being filled) + one
-// spool read (a 256 KiB buffer and the backend's) + the chunk list + the
-// bitmap; while indexes are read, up to 8 MiB of file tails.
+// Memory, whatever the database's size. Per thread (parallelism of them),
+// about 3 MiB: a write buffer of 128 KiB kept, a read buffer of 128 KiB while
+// decoding from a read, up to 1 MiB for a prefetched small chunk, what the
+// backend buffers for one ranged read (FileStore streams; S3Store streams
+// through a queue of up to 1 MiB, no more than the range, and a 256 KiB
+// receive buffer), and one of the stream's chunk buffers being decoded (a
+// chunk and two frames, about 0.6 MiB). Fixed, about 21 MiB at most: the
+// stream's read-ahead (2 MiB) and the buffer being filled, one spool read (a
+// 256 KiB buffer and the backend's), small files read whole and kept until
+// applied (8 MiB in all), file tails while indexes are read (8 MiB in all).
+// Plus the chunk list (O(file size / chunk_bytes)) and the bitmap.
 
 #include <cstdint>
 #include <string>

@@ -18,7 +18,8 @@
 // leading files that did not change; any mismatch starts from zero.
 //
 // Memory is bounded by parallelism, not by the database's size (apply.h
-// lists the buffers: about parallelism x 3 MiB, plus 1 bit per page).
+// lists the buffers: at most about parallelism x 3 MiB + 21 MiB, plus 1 bit
+// per page).
 
 #include <cstdint>
 #include <functional>
