@@ -8,6 +8,7 @@ Last line: "N passed, M failed"; exit 0 if none failed, 1 otherwise.
 """
 
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -42,7 +43,10 @@ def test_exit_at_start(d):
     assert err is not None, "start succeeded"
     assert "exited 3 at start" in err, err
     assert "refusing on purpose" in err, err
-    assert srv._tmp_log is None, "the temporary log was kept"
+    # The log quoted is the temporary one, and stop() removed it.
+    m = re.search(r"log (\S+walship-moto-\S+\.log):", err)
+    assert m, err
+    assert not os.path.exists(m.group(1)), "the temporary log was kept: " + m.group(1)
 
 
 def test_never_announces(d):
