@@ -49,6 +49,7 @@ curl, boto3 must be installed. Progress goes to stderr, the table to stdout.
 """
 
 import argparse
+import collections
 import glob
 import json
 import os
@@ -482,6 +483,10 @@ class Litestream3:
 
 # ---- scenario 1+2: snapshot, history, restore --------------------------------
 
+# A tool's replica built for scenario 1: where it is, and its figures (out).
+Built = collections.namedtuple("Built", "tool tag d cfg db prefix out")
+
+
 def scenario_restore(args, tools, mb, template, res, only):
     """Scenario 1 if "restore" in only, 2 if "snapshot" in only (a restore
     needs the snapshot, but its curl PUT baseline is skipped when not asked).
@@ -492,7 +497,7 @@ def scenario_restore(args, tools, mb, template, res, only):
     tmp = tempfile.mkdtemp(prefix="vs-restore-", dir=args.tmp)
     env = Env(tmp)
     try:
-        built = []  # (tool, tag, d, cfg, db, prefix, out) of each tool whose restore is measured
+        built = []  # a Built for each tool whose restore is measured
         for tool in tools:
             tag = "%s/%dMB" % (tool.name, mb)
             d = os.path.join(tmp, tool.name.split()[0])
@@ -532,13 +537,13 @@ def scenario_restore(args, tools, mb, template, res, only):
                     os.remove(p)
             res[(tool.name, mb)] = out
             if do_restore:
-                built.append((tool, tag, d, cfg, db, prefix, out))
+                built.append(Built(tool, tag, d, cfg, db, prefix, out))
             else:
                 remove_dbs(d)
         if built:
             restore_rounds(env, built, args.restore_runs)
-        for _, _, d, _, _, _, _ in built:
-            remove_dbs(d)
+        for b in built:
+            remove_dbs(b.d)
     finally:
         env.close()
         if not args.keep:
@@ -556,37 +561,38 @@ def restore_rounds(env, built, runs):
     source's. Then, per tool, the curl GET baseline and the context figures.
     Adds to each out: restore_s (the median), restore_runs_s (all of them),
     restore_rss_kb (the highest peak)."""
-    ctx = []
-    for tool, tag, d, cfg, db, prefix, out in built:
-        objs = tool.restore_objects(env, cfg, db, prefix)
-        ctx.append((dbcheck.content_hash(db, live=True), objs))
-        out.update({"restore_runs_s": [], "restore_rss_kb": 0, "hash_ok": True,
-                    "restore_bytes": sum(s for _, s in objs), "restore_objs": len(objs)})
+    src_hash, objs = [], []  # per built tool
+    for b in built:
+        o = b.tool.restore_objects(env, b.cfg, b.db, b.prefix)
+        src_hash.append(dbcheck.content_hash(b.db, live=True))
+        objs.append(o)
+        b.out.update({"restore_runs_s": [], "restore_rss_kb": 0, "hash_ok": True,
+                      "restore_bytes": sum(s for _, s in o), "restore_objs": len(o)})
     for r in range(runs):
         order = list(range(len(built))) if r % 2 == 0 else list(reversed(range(len(built))))
         for i in order:
-            tool, tag, d, cfg, db, prefix, out = built[i]
-            src_hash, objs = ctx[i]
-            restored = os.path.join(d, "restored.db")
+            b, out = built[i], built[i].out
+            restored = os.path.join(b.d, "restored.db")
             for f in glob.glob(restored + "*"):
                 os.remove(f)
             subprocess.run(["sync"])
-            log("%s: restore %d of %d (%d objects, %.1f MB)" % (tag, r + 1, runs, len(objs),
-                                                               sum(s for _, s in objs) / 1e6))
-            rs, rss, rrc, rout = run_measured(tool.restore_cmd(cfg, db, restored))
+            log("%s: restore %d of %d (%d objects, %.1f MB)" % (b.tag, r + 1, runs, out["restore_objs"],
+                                                               out["restore_bytes"] / 1e6))
+            rs, rss, rrc, rout = run_measured(b.tool.restore_cmd(b.cfg, b.db, restored))
             if rrc != 0:
-                raise RuntimeError("%s restore failed (%d): %s" % (tag, rrc, rout[-800:]))
-            ok = dbcheck.content_hash(restored) == src_hash
-            log("%s: restore %.2f s, peak RSS %.1f MiB, hash %s" % (tag, rs, rss / 1024, "ok" if ok else "MISMATCH"))
+                raise RuntimeError("%s restore failed (%d): %s" % (b.tag, rrc, rout[-800:]))
+            ok = dbcheck.content_hash(restored) == src_hash[i]
+            log("%s: restore %.2f s, peak RSS %.1f MiB, hash %s" % (b.tag, rs, rss / 1024, "ok" if ok else "MISMATCH"))
             out["restore_runs_s"].append(rs)
             out["restore_rss_kb"] = max(out["restore_rss_kb"], rss)
             out["hash_ok"] = out["hash_ok"] and ok
-    for (tool, tag, d, cfg, db, prefix, out), (_, objs) in zip(built, ctx):
+    for b, o in zip(built, objs):
+        tag, d, out = b.tag, b.d, b.out
         out["restore_s"] = statistics.median(out["restore_runs_s"])
-        get_s = curl_get_parallel(env.endpoint(), objs)
+        get_s = curl_get_parallel(env.endpoint(), o)
         # Context (see the module doc): the largest object's first byte, and the
         # database's bytes written and fdatasync'd on this disk.
-        first_s = curl_first_byte(env.endpoint(), max(objs, key=lambda o: o[1])[0])
+        first_s = curl_first_byte(env.endpoint(), max(o, key=lambda x: x[1])[0])
         subprocess.run(["sync"])
         restored = os.path.join(d, "restored.db")
         write_s = disk_write_s(os.path.join(d, "disk-write-test"), os.path.getsize(restored))
