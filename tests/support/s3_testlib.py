@@ -133,8 +133,8 @@ def run(cmd, timeout=60):
 class Moto(s3server.S3Server):
     """moto_server, started: .port, .url, .proc, stop()."""
 
-    def __init__(self, log_path=None):
-        super().__init__(log_path=log_path)
+    def __init__(self, log_path=None, env=None):
+        super().__init__(log_path=log_path, env=env)
         self.start()  # S3ServerError (a RuntimeError) if it does not come up
 
     @property

@@ -104,9 +104,10 @@ def aws_env(base=None):
 
 class S3Server:
 
-    def __init__(self, port=None, log_path=None):
+    def __init__(self, port=None, log_path=None, env=None):
         self.port = port  # None: the one moto_server binds and announces
         self.log_path = log_path
+        self.env = env  # the server's environment (None: this process's)
         self.proc = None
         self._log = None
         self._tmp_log = None
@@ -129,7 +130,7 @@ class S3Server:
         log_path = self.log_path or self._tmp_log
         self._log = open(log_path, "ab")
         log_start = self._log.tell()
-        self.proc = subprocess.Popen(cmd, stdout=self._log,
+        self.proc = subprocess.Popen(cmd, stdout=self._log, env=self.env,
                                      stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL,
                                      start_new_session=True,

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Tests of s3server.py's start errors, with fake moto_server scripts (no real
 server needed): a server that exits at start, and one that never says which
-port it listens on, give an error that quotes their output. The log they
+port it listens on, give an error that quotes their output; an environment
+given to S3Server is the server's. The log they
 wrote to is a temporary file that stop() removes, so naming it is not enough.
 
 Last line: "N passed, M failed"; exit 0 if none failed, 1 otherwise.
@@ -26,10 +27,10 @@ def fake_server(d, name, body):
     return path
 
 
-def start_error(path, timeout):
+def start_error(path, timeout, env=None):
     """The S3ServerError of starting the fake server at path, or None."""
     os.environ["WALSHIP_MOTO_SERVER"] = path
-    srv = s3server.S3Server()
+    srv = s3server.S3Server(env=env)
     try:
         srv.start(timeout=timeout)
     except s3server.S3ServerError as e:
@@ -59,10 +60,22 @@ def test_never_announces(d):
     assert time.monotonic() - t0 < 30, "stop() took too long"
 
 
+def test_env_reaches_server(d):
+    # The bench gives moto an environment of its own (malloc tunables); the
+    # server must get that one, and without it this process's.
+    path = fake_server(d, "env", "echo \"mark=[$WALSHIP_TEST_MARK]\"; exit 3")
+    env = dict(os.environ, WALSHIP_TEST_MARK="given-42")
+    _, err = start_error(path, 10, env=env)
+    assert err is not None and "mark=[given-42]" in err, err
+    os.environ.pop("WALSHIP_TEST_MARK", None)
+    _, err = start_error(path, 10)
+    assert err is not None and "mark=[]" in err, err
+
+
 def main():
     passed = failed = 0
     with tempfile.TemporaryDirectory(prefix="walship-s3server-test-") as d:
-        for t in (test_exit_at_start, test_never_announces):
+        for t in (test_exit_at_start, test_never_announces, test_env_reaches_server):
             try:
                 t(d)
                 passed += 1
