@@ -121,26 +121,44 @@ Status Replica::ResolveCreatedTimes(std::vector<LtxFileInfo>* files, int64_t fro
   for (auto& f : *files) {
     if (f.created_ms >= from_ms - 1000) todo.push_back(&f);
   }
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first;
-  auto worker = [&] {
-    while (true) {
-      size_t i = next++;
-      if (i >= todo.size()) return;
-      auto head = store_->Head(todo[i]->key);
-      if (!head.ok()) {
-        std::lock_guard lk(mu);
-        if (first.ok()) first = head.status().WithContext("head " + todo[i]->key);
-        return;
+  // In TXID order, a batch at a time, until a file captured after from_ms:
+  // a file's time is its last transaction's (compaction keeps the last
+  // input's), so the files after it were captured after from_ms too.
+  std::stable_sort(todo.begin(), todo.end(),
+                   [](const LtxFileInfo* a, const LtxFileInfo* b) { return a->max_txid < b->max_txid; });
+  const size_t batch = size_t(std::max(1, parallelism));
+  size_t done = 0;
+  while (done < todo.size()) {
+    const size_t end = std::min(todo.size(), done + batch);
+    std::atomic<size_t> next{done};
+    std::mutex mu;
+    Status first;
+    auto worker = [&] {
+      while (true) {
+        size_t i = next++;
+        if (i >= end) return;
+        auto head = store_->Head(todo[i]->key);
+        if (!head.ok()) {
+          std::lock_guard lk(mu);
+          if (first.ok()) first = head.status().WithContext("head " + todo[i]->key);
+          return;
+        }
+        todo[i]->created_ms = head->mtime_ms;
       }
-      todo[i]->created_ms = head->mtime_ms;
+    };
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < end - done; t++) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    WALSHIP_RETURN_IF_ERROR(first);
+    for (size_t i = done; i < end; i++) {
+      if (todo[i]->created_ms <= from_ms) continue;
+      // Captured after from_ms: so is every file after it, unasked.
+      for (size_t j = end; j < todo.size(); j++) todo[j]->created_ms = std::max(todo[j]->created_ms, from_ms + 1);
+      return Status::OK();
     }
-  };
-  std::vector<std::thread> threads;
-  for (int t = 0; t < std::max(1, std::min<int>(parallelism, int(todo.size()))); t++) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
-  return first;
+    done = end;
+  }
+  return Status::OK();
 }
 
 }  // namespace walship::replica

@@ -40,9 +40,15 @@ class Replica {
   // Listings of object stores report the upload time (S3 LastModified, whole
   // seconds), not the capture time. For files whose listed time is at or after
   // `from_ms` - 1 s, replaces created_ms with the stored timestamp (HEAD: the
-  // litestream-timestamp metadata), `parallelism` requests at a time. Files
-  // listed earlier were captured earlier still (capture precedes upload).
-  // A no-op for the file layout, whose mtime is the capture time.
+  // litestream-timestamp metadata), `parallelism` requests at a time, in
+  // order of MaxTXID, and stops after the batch in which a file was captured
+  // after from_ms: a file's time is that of its last transaction (compaction
+  // keeps the last input's), so every file with a higher MaxTXID was captured
+  // later still, and its created_ms is raised to from_ms + 1 unasked. (A
+  // clock stepped back between captures makes this stop earlier, never
+  // later: no file captured after from_ms counts as before it.) Files listed
+  // before from_ms - 1 s were captured earlier still (capture precedes
+  // upload). A no-op for the file layout, whose mtime is the capture time.
   Status ResolveCreatedTimes(std::vector<LtxFileInfo>* files, int64_t from_ms, int parallelism = 16) const;
   // The store's description, plus the key prefix when there is one (never secrets).
   std::string Describe() const {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <random>
 
 #include "base/file.h"
@@ -56,7 +57,7 @@ class UploadTimeListingStore final : public storage::ObjectStore {
     return l;
   }
   Status Delete(const std::vector<std::string>& keys) override { return mem_.Delete(keys); }
-  int heads = 0;
+  std::atomic<int> heads{0};  // Head is called from several threads
 
  private:
   storage::MemStore mem_;
@@ -78,6 +79,65 @@ TEST(ReplicaTimes, ObjectStoreListingsGetTheStoredCaptureTimeForLateFiles) {
   EXPECT_EQ((*files)[0].created_ms, 105'000);
   for (size_t i = 1; i < files->size(); i++) EXPECT_EQ((*files)[i].created_ms, 100'000 + int64_t(i + 1) * 1000 + 7) << i;
   EXPECT_EQ(store->heads, 9);
+}
+
+TEST(ReplicaTimes, StopsAskingAfterABatchWithAFileCapturedAfterTheTarget) {
+  auto store = std::make_shared<UploadTimeListingStore>();
+  Replica r(store, "db", storage::KeyLayout::kS3);
+  auto capture = [](uint64_t t) { return 100'000 + int64_t(t) * 1000 + 7; };
+  for (uint64_t t = 1; t <= 100; t++) ASSERT_TRUE(store->PutBytes(r.Key(0, t, t), "x", Stamp(capture(t))).ok());
+  auto files = r.ListLevel(0);
+  ASSERT_TRUE(files.ok());
+  // Listed from 139.5 s on: TXIDs 36..100. The first batch (16: 36..51)
+  // holds 41, captured at 141.007 s, after the target: nothing more is asked.
+  ASSERT_TRUE(r.ResolveCreatedTimes(&*files, 140'500, 16).ok());
+  EXPECT_EQ(store->heads, 16);
+  for (const LtxFileInfo& f : *files) {
+    const uint64_t t = f.max_txid;
+    if (t >= 36 && t <= 51) {
+      EXPECT_EQ(f.created_ms, capture(t)) << t;  // asked: exact
+    } else if (t > 51) {
+      EXPECT_GT(f.created_ms, 140'500) << t;  // not asked: after the target
+    } else {
+      EXPECT_LT(f.created_ms, 140'500) << t;  // listed well before it
+    }
+  }
+}
+
+// Whatever the batch size, the newest TXID captured at or before a time is
+// the one the exact capture times give, with L0 files and compacted L1 files
+// (whose time is their last input's) mixed.
+TEST(ReplicaTimes, EarlyStopGivesTheSameNewestTxidAsAskingEveryFile) {
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 20; round++) {
+    auto store = std::make_shared<UploadTimeListingStore>();
+    Replica r(store, "db", storage::KeyLayout::kS3);
+    std::vector<int64_t> cap(1, 0);  // cap[t]: capture time of TXID t
+    const uint64_t n = 40 + rng() % 80;
+    for (uint64_t t = 1; t <= n; t++) {
+      cap.push_back(100'000 + int64_t(t) * 150 + int64_t(rng() % 140));  // increasing, 10-290 ms apart
+      ASSERT_TRUE(store->PutBytes(r.Key(0, t, t), "x", Stamp(cap[t])).ok());
+    }
+    for (uint64_t lo = 1; lo + 9 <= n; lo += 10) {
+      ASSERT_TRUE(store->PutBytes(r.Key(1, lo, lo + 9), "x", Stamp(cap[lo + 9])).ok());
+    }
+    for (int q = 0; q < 10; q++) {
+      const int64_t ts = cap[1] + int64_t(rng() % uint64_t(cap[n] - cap[1]));
+      auto files = r.ListAll();
+      ASSERT_TRUE(files.ok());
+      ASSERT_TRUE(r.ResolveCreatedTimes(&*files, ts, 1 + int(rng() % 20)).ok());
+      uint64_t got = 0, want = 0;
+      for (const LtxFileInfo& f : *files) {
+        if (f.created_ms <= ts) got = std::max(got, f.max_txid);
+        if (cap[f.max_txid] <= ts) want = std::max(want, f.max_txid);
+        // Never a file captured after ts that counts as before it.
+        if (cap[f.max_txid] > ts) {
+          EXPECT_GT(f.created_ms, ts) << f.key;
+        }
+      }
+      EXPECT_EQ(got, want) << "round " << round << " ts " << ts;
+    }
+  }
 }
 
 TEST(ReplicaKeys, FileLayoutWithoutPrefix) {
