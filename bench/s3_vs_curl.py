@@ -8,7 +8,7 @@ curl transfer of the same bytes to the same server (ratios, same run):
 
 Usage: bench/s3_vs_curl.py [--walship build/src/cli/walship] [--db-mb 100]
 """
-import argparse, os, shutil, subprocess, sys, tempfile, time, urllib.request
+import argparse, os, shutil, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "support"))
@@ -35,7 +35,7 @@ def main():
     try:
         moto.start()
         base = moto.endpoint
-        urllib.request.urlopen(urllib.request.Request(base + "/bench", method="PUT"), timeout=5)
+        moto.create_bucket("bench")
         db = os.path.join(tmp, "app.db")
         make_db(db, a.db_mb)
         url = f"s3://bench/db?endpoint={base}&forcePathStyle=true"
