@@ -20,6 +20,7 @@ std::string_view CodeName(Code c) {
     case Code::kBusy: return "busy";
     case Code::kCancelled: return "cancelled";
     case Code::kInternal: return "internal";
+    case Code::kUnimplemented: return "unimplemented";
   }
   return "unknown";
 }

@@ -28,6 +28,7 @@ enum class Code {
   kBusy,               // SQLITE_BUSY and friends
   kCancelled,          // stop requested
   kInternal,           // a bug
+  kUnimplemented,      // the backend has no such operation (the caller has another way)
 };
 
 std::string_view CodeName(Code c);
@@ -69,6 +70,7 @@ inline Status FailedPrecondition(std::string m) { return Status(Code::kFailedPre
 inline Status OutOfRange(std::string m) { return Status(Code::kOutOfRange, std::move(m)); }
 inline Status Internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
 inline Status Cancelled(std::string m) { return Status(Code::kCancelled, std::move(m)); }
+inline Status Unimplemented(std::string m) { return Status(Code::kUnimplemented, std::move(m)); }
 
 // errno -> Status, naming the operation and path: "open /x/y: No such file or directory".
 Status ErrnoStatus(std::string_view op, std::string_view path, int err);

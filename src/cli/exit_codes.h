@@ -32,6 +32,7 @@ inline int ExitCodeFor(const Status& s) {
     case Code::kUnavailable:
     case Code::kBusy: return kExitUnavailable;
     case Code::kCancelled:
+    case Code::kUnimplemented:
     case Code::kInternal: return kExitFailure;
   }
   return kExitFailure;

@@ -862,9 +862,28 @@ Result<bool> DbSyncer::MaybeCheckpoint(bool force) {
   return true;
 }
 
+Result<ltx::Header> DbSyncer::LinkFirstL0AsSnapshot(const std::string& path) {
+  const std::string l0 = JoinPath(LocalL0Dir(opts_.meta_dir), ltx::FormatFileName(1, 1));
+  WALSHIP_ASSIGN_OR_RETURN(File f, File::OpenRead(l0));
+  uint8_t buf[ltx::kHeaderSize];
+  WALSHIP_RETURN_IF_ERROR(f.PReadFull(buf, sizeof(buf), 0));
+  WALSHIP_ASSIGN_OR_RETURN(ltx::Header h, ltx::Header::Decode(buf, sizeof(buf)));
+  if (h.min_txid != 1 || h.max_txid != 1 || h.commit != last_.commit || h.page_size != page_size_) {
+    return FailedPrecondition(l0 + " is not the snapshot at TXID 1");
+  }
+  if (::link(l0.c_str(), path.c_str()) != 0) return ErrnoStatus("link " + l0 + " to", path, errno);
+  WALSHIP_RETURN_IF_ERROR(FsyncDir(DirName(path)));
+  return h;
+}
+
 Result<ltx::Header> DbSyncer::WriteSnapshot(const std::string& path) {
   if (txid_ == 0 || force_full_) return FailedPrecondition("no position yet: sync first");
   if (!caught_up_ || pending_commit_ != 0) return FailedPrecondition("not caught up with the WAL: sync first");
+  if (txid_ == 1) {
+    auto linked = LinkFirstL0AsSnapshot(path);
+    if (linked.ok()) return linked;
+    WLOG_DEBUG("{}: snapshot at TXID 1 is written from the database: {}", opts_.db_path, linked.status().message());
+  }
   WALSHIP_ASSIGN_OR_RETURN(File wal, File::OpenRead(opts_.db_path + "-wal"));
   WALSHIP_ASSIGN_OR_RETURN(wal::Reader reader, wal::Reader::Open(&wal));
   const wal::Header hdr = reader.header();

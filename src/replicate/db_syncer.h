@@ -147,6 +147,9 @@ class DbSyncer {
   // the current position into `path`, built from the live database (WAL pages
   // of the current generation + database file) under the read transaction.
   // Requires a position (SyncOnce wrote at least one file since Open).
+  // At TXID 1 the local L0 file of TXID 1 already is that snapshot (it holds
+  // every page): it is hard-linked to `path` instead, so the database is not
+  // read and compressed a second time.
   Result<ltx::Header> WriteSnapshot(const std::string& path);
 
   uint64_t Position() const { return txid_.load(); }
@@ -158,6 +161,9 @@ class DbSyncer {
   Status Close();
 
  private:
+  // WriteSnapshot at TXID 1: links the local L0 file of TXID 1 to `path` if
+  // its header says it is that snapshot.
+  Result<ltx::Header> LinkFirstL0AsSnapshot(const std::string& path);
   struct PageMap {
     std::map<uint32_t, uint64_t> pages;  // pgno -> WAL frame offset of the latest committed version
     uint32_t commit = 0;                 // db size in pages after the last commit; 0 if none

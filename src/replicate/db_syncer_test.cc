@@ -17,6 +17,7 @@
 #include "replicate/uploader.h"
 #include "restore/restore.h"
 #include "sqlite/sqlite.h"
+#include "storage/fault/fault_store.h"
 #include "storage/file_store.h"
 #include "storage/mem_store.h"
 #include "wal/wal_reader.h"
@@ -317,6 +318,80 @@ TEST_P(SyncerTest, SnapshotAtPositionRestoresAlone) {
   auto l0 = replica_->ListLevel(0);
   ASSERT_TRUE(replica_->Delete(*l0).ok());
   ASSERT_TRUE(rep.syncer().Close().ok());
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+// The first snapshot (TXID 1) is the first L0 file: linked locally, copied
+// on the replica instead of uploaded again. Later snapshots are written from
+// the database and uploaded.
+TEST_P(SyncerTest, FirstSnapshotIsTheFirstL0FileCopiedOnTheReplica) {
+  auto mem = std::make_shared<storage::MemStore>();
+  replica_ = std::make_shared<replica::Replica>(mem, "db", storage::KeyLayout::kS3);
+  ReplicatorOptions ro;
+  ro.syncer = Opts();
+  Replicator rep(ro, replica_);
+  Write(1, 300, 500);
+  ASSERT_TRUE(rep.OpenAndReconcile().ok());
+  ASSERT_TRUE(rep.SyncUntilCaughtUp().ok());
+  ASSERT_EQ(rep.syncer().Position(), 1u);
+  ASSERT_TRUE(rep.MaybeSnapshot(false).ok());
+  const int puts_before = mem->puts.load();
+  auto n = rep.uploader().UploadPending(rep.syncer().Position());
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ(*n, 2);  // the L0 file and the snapshot
+  EXPECT_EQ(mem->copies.load(), 1);
+  EXPECT_EQ(mem->puts.load() - puts_before, 1);  // only the L0 file's bytes
+  const std::string l0_key = replica_->Key(0, 1, 1), snap_key = replica_->Key(ltx::kSnapshotLevel, 1, 1);
+  auto l0 = mem->GetBytes(l0_key);
+  auto snap = mem->GetBytes(snap_key);
+  ASSERT_TRUE(l0.ok() && snap.ok());
+  EXPECT_GT(l0->size(), 300u * 500u);
+  EXPECT_TRUE(*l0 == *snap);
+  auto l0_head = mem->Head(l0_key);
+  auto snap_head = mem->Head(snap_key);
+  ASSERT_TRUE(l0_head.ok() && snap_head.ok());
+  EXPECT_EQ(snap_head->mtime_ms, l0_head->mtime_ms);  // the header's timestamp, not the copy's time
+  auto left = ListDir(LocalSnapshotDir(DefaultMetaDir(db_path_)));
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+
+  Write(301, 10);
+  ASSERT_TRUE(rep.SyncUntilCaughtUp().ok());
+  ASSERT_TRUE(rep.MaybeSnapshot(/*force=*/true).ok());
+  ASSERT_TRUE(rep.uploader().UploadPending(rep.syncer().Position()).ok());
+  EXPECT_EQ(mem->copies.load(), 1);  // TXID 2's snapshot has no twin: uploaded
+  ASSERT_TRUE(mem->Head(replica_->Key(ltx::kSnapshotLevel, 1, 2)).ok());
+  // Only the snapshots can serve the restores now.
+  auto l0s = replica_->ListLevel(0);
+  ASSERT_TRUE(l0s.ok());
+  ASSERT_TRUE(replica_->Delete(*l0s).ok());
+  ASSERT_TRUE(rep.syncer().Close().ok());
+  EXPECT_EQ(Restored(), AppContent());
+  const std::string at1 = Restored(1);
+  EXPECT_EQ(at1.substr(0, 4), "300:") << at1.substr(0, 200);
+}
+
+// A backend whose copy fails (here: an injected error) gets the snapshot's
+// bytes uploaded instead, and the replica ends up the same.
+TEST_P(SyncerTest, AFailedCopyUploadsTheSnapshotInstead) {
+  auto mem = std::make_shared<storage::MemStore>();
+  auto fault = std::make_shared<storage::FaultStore>(mem);
+  fault->AddRule(storage::FaultRule::FailNext(storage::FaultOp::kCopy, 1, Unavailable("injected copy failure", false)));
+  replica_ = std::make_shared<replica::Replica>(fault, "db", storage::KeyLayout::kS3);
+  ReplicatorOptions ro;
+  ro.syncer = Opts();
+  Replicator rep(ro, replica_);
+  Write(1, 50);
+  ASSERT_TRUE(rep.RunOnce(/*force_snapshot=*/false).ok());
+  EXPECT_EQ(fault->calls(storage::FaultOp::kCopy), 1);
+  EXPECT_EQ(mem->copies.load(), 0);
+  auto l0 = mem->GetBytes(replica_->Key(0, 1, 1));
+  auto snap = mem->GetBytes(replica_->Key(ltx::kSnapshotLevel, 1, 1));
+  ASSERT_TRUE(l0.ok() && snap.ok()) << snap.status().message();
+  EXPECT_TRUE(*l0 == *snap);
+  auto l0s = replica_->ListLevel(0);
+  ASSERT_TRUE(l0s.ok());
+  ASSERT_TRUE(replica_->Delete(*l0s).ok());
   EXPECT_EQ(Restored(), AppContent());
 }
 

@@ -129,6 +129,45 @@ Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, cons
   return Status::OK();
 }
 
+bool Uploader::CopyFromLowerLevel(uint64_t min_txid, uint64_t max_txid, const std::string& path) {
+  auto size = FileSize(path);
+  auto local_ck = LocalFileChecksum(path);
+  auto mtime = MtimeMs(path);
+  if (!size.ok() || !local_ck.ok() || !mtime.ok()) return false;  // UploadOne reports it
+  std::optional<replica::LtxFileInfo> src;
+  for (int level = 0; level < ltx::kSnapshotLevel && !src; level++) {
+    for (const auto& f : catalog_->Files(level)) {
+      if (f.min_txid == min_txid && f.max_txid == max_txid && f.size == *size) src = f;
+    }
+  }
+  if (!src) return false;
+  storage::ObjectStore* store = replica_->store();
+  const std::string from = src->key.empty() ? replica_->Key(src->level, min_txid, max_txid) : src->key;
+  const std::string to = replica_->Key(ltx::kSnapshotLevel, min_txid, max_txid);
+  // Same size and same file checksum (the trailer's CRC-64 over every byte
+  // before it): the object is this file.
+  auto tail = store->GetBytes(from, *size - 8, 8);
+  if (!tail.ok() || tail->size() != 8 || GetBE64(reinterpret_cast<const uint8_t*>(tail->data())) != *local_ck) {
+    WLOG_DEBUG("{}: {} is not the local snapshot's bytes; uploading them", db_path_, from);
+    return false;
+  }
+  storage::PutOptions opts;
+  opts.no_overwrite = true;
+  opts.timestamp_ms = *mtime;
+  opts.absent_per_listing = true;  // as for UploadOne: listed since the last error
+  Status s = store->Copy(from, to, opts);
+  if (!s.ok()) {
+    if (s.code() == Code::kUnimplemented) {
+      WLOG_DEBUG("{}: {}; uploading the snapshot", db_path_, s.message());
+    } else {
+      WLOG_INFO("{}: server-side copy failed ({}); uploading the snapshot instead", db_path_, s.message());
+    }
+    return false;  // a kAlreadyExists is settled by UploadOne's checksum comparison
+  }
+  catalog_->Add({ltx::kSnapshotLevel, min_txid, max_txid, *size, *mtime, to});
+  return true;
+}
+
 Result<int> Uploader::UploadPending(uint64_t local_txid) {
   std::lock_guard lk(op_mu_);
   if (!initialized_) WALSHIP_RETURN_IF_ERROR(InitLocked());
@@ -163,8 +202,13 @@ Result<int> Uploader::UploadPendingInitialized(uint64_t local_txid) {
     uint64_t mn, mx;
     if (!ltx::ParseFileName(n, &mn, &mx) || mx > remote_txid_) continue;
     std::string path = JoinPath(sdir, n);
-    WALSHIP_RETURN_IF_ERROR(UploadOne(ltx::kSnapshotLevel, mn, mx, path));
-    WLOG_INFO("{}: uploaded snapshot {}", db_path_, replica_->Key(ltx::kSnapshotLevel, mn, mx));
+    if (CopyFromLowerLevel(mn, mx, path)) {
+      WLOG_INFO("{}: snapshot {} copied on the replica from the same file at a lower level", db_path_,
+                replica_->Key(ltx::kSnapshotLevel, mn, mx));
+    } else {
+      WALSHIP_RETURN_IF_ERROR(UploadOne(ltx::kSnapshotLevel, mn, mx, path));
+      WLOG_INFO("{}: uploaded snapshot {}", db_path_, replica_->Key(ltx::kSnapshotLevel, mn, mx));
+    }
     WALSHIP_RETURN_IF_ERROR(RemoveFile(path));
     uploaded++;
   }

@@ -6,7 +6,9 @@
 // file's, and only an identical object counts as uploaded.
 //
 // Request cost: Init() loads the catalog (one LIST per level); UploadPending()
-// then issues one PUT per file and no LIST or GET in steady state. Every
+// then issues one PUT per file and no LIST or GET in steady state. A snapshot
+// identical to a lower level's object (the first one, at TXID 1) costs a
+// ranged GET of its checksum and a server-side COPY instead of its bytes. Every
 // uploaded file is added to the catalog, which the compactor reads.
 // Local L0 files are kept until the replica has them and, when compaction
 // levels are configured, until level 1 covers them (level 1 reads them
@@ -64,6 +66,11 @@ class Uploader {
   Status InitLocked();
   Result<int> UploadPendingInitialized(uint64_t local_txid);
   Status UploadOne(int level, uint64_t min_txid, uint64_t max_txid, const std::string& path);
+  // A snapshot whose bytes the replica already holds at a lower level (the
+  // first snapshot is the L0 file of TXID 1): copies that object
+  // server-side. True if the copy landed; false if the caller must upload
+  // (no such object, a different one, or the backend has no copy).
+  bool CopyFromLowerLevel(uint64_t min_txid, uint64_t max_txid, const std::string& path);
   void PruneLocal();
 
   std::string db_path_;

@@ -79,6 +79,23 @@ Result<std::vector<ObjectInfo>> MemStore::List(const std::string& prefix, const 
   return out;
 }
 
+Status MemStore::Copy(const std::string& src, const std::string& dst, const PutOptions& opts) {
+  copies++;
+  if (src.empty() || dst.empty()) return InvalidArgument("mem copy: empty key");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto from = objs_.find(src);
+  if (from == objs_.end()) return NotFound("mem copy " + src + " to " + dst + ": no such object");
+  Obj copy{from->second.data, opts.timestamp_ms != 0 ? opts.timestamp_ms : NowMs()};
+  auto to = objs_.find(dst);
+  if (to != objs_.end()) {
+    if (opts.no_overwrite) return AlreadyExists("mem copy " + src + " to " + dst + ": object already exists");
+    to->second = std::move(copy);
+  } else {
+    objs_.emplace(dst, std::move(copy));
+  }
+  return Status::OK();
+}
+
 Status MemStore::Delete(const std::vector<std::string>& keys) {
   deletes++;
   std::lock_guard<std::mutex> lock(mu_);

@@ -21,13 +21,15 @@ class MemStore final : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") override;
   Status Delete(const std::vector<std::string>& keys) override;
+  // Stands for S3's server-side copy, so tests can see which path a caller took.
+  Status Copy(const std::string& src, const std::string& dst, const PutOptions& opts) override;
 
   // Test helpers.
   // Flips every bit of one byte of a stored object; no-op if the key is
   // missing or the offset is past its end.
   void Corrupt(const std::string& key, size_t byte_offset);
   size_t object_count() const;
-  std::atomic<int> puts{0}, gets{0}, heads{0}, lists{0}, deletes{0};
+  std::atomic<int> puts{0}, gets{0}, heads{0}, lists{0}, deletes{0}, copies{0};
 
  private:
   struct Obj {

@@ -2,6 +2,10 @@
 
 namespace walship::storage {
 
+Status ObjectStore::Copy(const std::string& src, const std::string& dst, const PutOptions&) {
+  return Unimplemented("copy " + src + " to " + dst + ": " + Describe() + " has no server-side copy");
+}
+
 Status ObjectStore::PutBytes(const std::string& key, std::string data, const PutOptions& opts) {
   const uint64_t size = data.size();
   StringSource body(std::move(data));

@@ -12,6 +12,8 @@
 // - List returns objects whose key starts with prefix and sorts after
 //   start_after, in ascending key order (bytewise).
 // - Delete removes a batch; missing keys are not an error.
+// - Copy (optional: kUnimplemented) makes dst a byte-identical object of src
+//   without transferring it; it honours no_overwrite like Put.
 // - Errors from the network are kUnavailable with retryable() set where a
 //   retry may help; kCorruption is never retryable.
 // Thread safety: every method may be called concurrently.
@@ -61,6 +63,13 @@ class ObjectStore {
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   virtual Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") = 0;
   virtual Status Delete(const std::vector<std::string>& keys) = 0;
+  // Server-side copy of the whole object `src` to `dst`: no bytes pass through
+  // this process. Options as for Put (no_overwrite, timestamp_ms stored on
+  // dst, absent_per_listing); all-or-nothing like Put. Missing src ->
+  // kNotFound. A backend without such a copy (a directory, where a copy costs
+  // what an upload does) returns kUnimplemented, the default: the caller
+  // uploads instead.
+  virtual Status Copy(const std::string& src, const std::string& dst, const PutOptions& opts);
 
   // Convenience: Put from memory / read a whole range into memory.
   Status PutBytes(const std::string& key, std::string data, const PutOptions& opts = {});

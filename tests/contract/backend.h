@@ -23,6 +23,10 @@ class BackendFactory {
   // the server's modification time (S3: LastModified; Head has the timestamp).
   virtual bool ListReportsTimestamps() const { return true; }
 
+  // Whether the store copies objects server-side (ObjectStore::Copy); a
+  // backend without it must answer kUnimplemented.
+  virtual bool HasServerSideCopy() const { return true; }
+
   // Once per process, before the first test on this backend (e.g. start an
   // emulator). kFailedPrecondition skips this backend's tests with the
   // message (the tool is not installed here); any other error fails them.

@@ -23,6 +23,7 @@ class MemBackend final : public BackendFactory {
 
 // Each test gets its own directory under $TMPDIR (or /tmp), removed afterwards.
 class FileBackend final : public BackendFactory {
+  bool HasServerSideCopy() const override { return false; }
  public:
   std::string Name() const override { return "File"; }
 
@@ -65,6 +66,9 @@ class DeleteRetryingStore final : public storage::ObjectStore {
   Result<storage::ObjectInfo> Head(const std::string& key) override { return base_->Head(key); }
   Result<std::vector<storage::ObjectInfo>> List(const std::string& prefix, const std::string& start_after) override {
     return base_->List(prefix, start_after);
+  }
+  Status Copy(const std::string& src, const std::string& dst, const storage::PutOptions& opts) override {
+    return base_->Copy(src, dst, opts);
   }
   Status Delete(const std::vector<std::string>& keys) override {
     Status s = base_->Delete(keys);

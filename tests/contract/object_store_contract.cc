@@ -479,6 +479,51 @@ TEST_P(ObjectStoreContract, HeadReportsSizeAndTimestamp) {
   EXPECT_LE(head2->mtime_ms, after + 2000);
 }
 
+// Copy is optional; where the backend has it, dst becomes a byte-identical
+// object carrying the new timestamp, an existing dst is refused unless
+// overwriting is allowed, and a missing source is kNotFound.
+TEST_P(ObjectStoreContract, CopyMakesAnIdenticalObjectWithTheNewTimestamp) {
+  // A key that needs encoding in x-amz-copy-source. (Not '+' or '=': s3rver
+  // decodes that header with decodeURI, which leaves %2B and %3D encoded.)
+  const std::string src = "c/src dir/a b.ltx";
+  const std::string data = Pattern((1 << 20) + 17, 9);
+  PutOptions src_opts;
+  src_opts.timestamp_ms = 1'600'000'000'000;
+  Put(src, data, src_opts);
+  PutOptions opts;
+  opts.timestamp_ms = 1'700'000'000'456;
+  Status s = store_->Copy(src, "c/dst.ltx", opts);
+  if (!GetParam()->HasServerSideCopy()) {
+    EXPECT_EQ(s.code(), Code::kUnimplemented) << s.ToString();
+    ExpectNotFound("c/dst.ltx");
+    return;
+  }
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(Get("c/dst.ltx") == data);
+  auto head = store_->Head("c/dst.ltx");
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  EXPECT_EQ(head->size, data.size());
+  EXPECT_EQ(head->mtime_ms, opts.timestamp_ms);
+  auto src_head = store_->Head(src);
+  ASSERT_TRUE(src_head.ok());
+  EXPECT_EQ(src_head->mtime_ms, src_opts.timestamp_ms);
+  EXPECT_TRUE(Get(src) == data);
+
+  Put("c/other", "original");
+  s = store_->Copy(src, "c/other", opts);  // no_overwrite is the default
+  EXPECT_EQ(s.code(), Code::kAlreadyExists) << s.ToString();
+  EXPECT_TRUE(Get("c/other") == "original");
+  PutOptions overwrite;
+  overwrite.no_overwrite = false;
+  s = store_->Copy(src, "c/other", overwrite);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(Get("c/other") == data);
+
+  s = store_->Copy("c/missing.ltx", "c/from-missing.ltx", opts);
+  EXPECT_EQ(s.code(), Code::kNotFound) << s.ToString();
+  ExpectNotFound("c/from-missing.ltx");
+}
+
 TEST_P(ObjectStoreContract, ConcurrentPutsOfDistinctKeysAllLand) {
   constexpr int kThreads = 8, kPerThread = 40;
   std::latch start(kThreads);

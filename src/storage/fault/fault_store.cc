@@ -20,6 +20,8 @@ const char* OpName(FaultOp op) {
       return "list";
     case FaultOp::kDelete:
       return "delete";
+    case FaultOp::kCopy:
+      return "copy";
   }
   return "?";
 }
@@ -267,6 +269,16 @@ Status FaultStore::Delete(const std::vector<std::string>& keys) {
   if (d.fire && d.rule.action == FaultAction::kFail) return d.rule.status.WithContext(what);
   Status st = inner_->Delete(keys);
   if (st.ok() && d.fire && d.rule.action == FaultAction::kAckLost) return d.rule.status.WithContext(what);
+  return st;
+}
+
+Status FaultStore::Copy(const std::string& src, const std::string& dst, const PutOptions& opts) {
+  const Decision d = Decide(FaultOp::kCopy, {&dst});
+  const std::string what = std::string("fault ") + OpName(FaultOp::kCopy) + " " + src + " to " + dst;
+  WALSHIP_RETURN_IF_ERROR(Before(d, what));
+  if (d.fire && d.rule.action == FaultAction::kFail) return d.rule.status.WithContext(what);
+  Status st = inner_->Copy(src, dst, opts);
+  if (d.fire && d.rule.action == FaultAction::kAckLost && st.ok()) return d.rule.status.WithContext(what);
   return st;
 }
 

@@ -42,7 +42,7 @@
 
 namespace walship::storage {
 
-enum class FaultOp { kAny, kPut, kOpen, kHead, kList, kDelete };
+enum class FaultOp { kAny, kPut, kOpen, kHead, kList, kDelete, kCopy };
 enum class FaultAction { kFail, kAckLost, kHang, kLatency, kTruncate };
 
 // The status a fault returns unless the rule says otherwise: what a backend
@@ -98,6 +98,7 @@ class FaultStore final : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") override;
   Status Delete(const std::vector<std::string>& keys) override;
+  Status Copy(const std::string& src, const std::string& dst, const PutOptions& opts) override;
 
   // Returns the rule's id.
   int AddRule(FaultRule rule);
@@ -145,7 +146,7 @@ class FaultStore final : public ObjectStore {
   std::vector<Entry> rules_;
   int next_id_ = 1;
   std::mt19937_64 rng_;
-  int64_t calls_[6] = {0, 0, 0, 0, 0, 0};
+  int64_t calls_[7] = {0, 0, 0, 0, 0, 0, 0};
   int64_t faults_ = 0;
 };
 

@@ -270,4 +270,9 @@ Status RetryingStore::Delete(const std::vector<std::string>& keys) {
   return RunStatus([&] { return inner_->Delete(keys); }, &attempts, false);
 }
 
+Status RetryingStore::Copy(const std::string& src, const std::string& dst, const PutOptions& opts) {
+  int attempts = 0;
+  return RunStatus([&] { return inner_->Copy(src, dst, opts); }, &attempts, opts.no_overwrite);
+}
+
 }  // namespace walship::storage

@@ -101,6 +101,8 @@ class RetryingStore final : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") override;
   Status Delete(const std::vector<std::string>& keys) override;
+  // Retried like a Put (a kAlreadyExists after a lost reply is marked).
+  Status Copy(const std::string& src, const std::string& dst, const PutOptions& opts) override;
 
   // Stops every current and future backoff wait (shutdown). Irreversible.
   void Cancel() { stop_.request_stop(); }

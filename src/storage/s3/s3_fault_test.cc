@@ -56,6 +56,22 @@ TEST_F(S3Faults, ServerErrorsAreRetryableAndNamed) {
   EXPECT_TRUE(store_->PutBytes("db/0000/a.ltx", "x").ok());  // the rules are used up
 }
 
+// CopyObject answers 200 before it copies and may still fail: then the body
+// is an <Error>, and that is the answer.
+TEST_F(S3Faults, ACopyThatFailsInsideA200IsARetryableError) {
+  ASSERT_TRUE(store_->PutBytes("db/0000/a.ltx", "snapshot bytes").ok());
+  ASSERT_TRUE(proxy_->AddRule(R"({"kind":"error","status":200,"code":"InternalError","method":"PUT"})").ok());
+  Status s = store_->Copy("db/0000/a.ltx", "db/0009/a.ltx", PutOptions{});
+  EXPECT_EQ(s.code(), Code::kUnavailable) << s.ToString();
+  EXPECT_TRUE(s.retryable());
+  EXPECT_NE(s.message().find("s3 COPY db/0000/a.ltx to db/0009/a.ltx"), std::string::npos) << s.ToString();
+  EXPECT_EQ(store_->Head("db/0009/a.ltx").status().code(), Code::kNotFound);
+  ASSERT_TRUE(store_->Copy("db/0000/a.ltx", "db/0009/a.ltx", PutOptions{}).ok());  // the rule is used up
+  auto got = store_->GetBytes("db/0009/a.ltx");
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, "snapshot bytes");
+}
+
 TEST_F(S3Faults, ResetsAreRetryable) {
   ASSERT_TRUE(store_->PutBytes("k", "v").ok());
   ASSERT_TRUE(proxy_->AddRule(R"({"kind":"reset_before","method":"GET"})").ok());

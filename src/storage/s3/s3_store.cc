@@ -280,6 +280,33 @@ Status S3Store::UploadParts(const std::string& key, const std::string& upload_id
   return Status::OK();
 }
 
+Status S3Store::Copy(const std::string& src, const std::string& dst, const PutOptions& opts) {
+  if (src.empty() || dst.empty()) return InvalidArgument("s3 COPY: empty key");
+  const std::string what = What("COPY", src) + " to " + dst;
+  std::unique_ptr<KeyReservation> reservation;
+  if (opts.no_overwrite) {
+    reservation = std::make_unique<KeyReservation>(this, dst);
+    // Unlike its PUT, moto's CopyObject ignores If-None-Match: look first
+    // whatever check_before_put says (a copy is rare: one HEAD is cheap).
+    if (!opts.absent_per_listing) {
+      auto head = Head(dst);
+      if (head.ok()) return AlreadyExists(what + ": object exists");
+      if (head.status().code() != Code::kNotFound) return head.status();
+    }
+  }
+  Request req;
+  req.method = "PUT";
+  req.key = dst;
+  req.headers = UploadHeaders(opts);
+  req.headers.emplace_back("x-amz-copy-source", client_->config().bucket + "/" + UriEncode(src, /*encode_slash=*/false));
+  req.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
+  if (opts.no_overwrite) req.headers.emplace_back("If-None-Match", "*");
+  WALSHIP_ASSIGN_OR_RETURN(Response resp, client_->Call(req, what));
+  // A copy answers 200 first and may still fail while it runs: the error is
+  // then the body.
+  return ErrorIn200(what, resp.body);
+}
+
 Result<ObjectInfo> S3Store::Head(const std::string& key) {
   if (key.empty()) return InvalidArgument("s3 HEAD: empty key");
   Request req;

@@ -66,6 +66,10 @@ class S3Store final : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") override;
   Status Delete(const std::vector<std::string>& keys) override;
+  // CopyObject within the bucket (metadata replaced: the timestamp is opts').
+  // S3 copies at most 5 GiB this way; above that the server's 400 comes back
+  // and the caller uploads instead.
+  Status Copy(const std::string& src, const std::string& dst, const PutOptions& opts) override;
 
   S3Client* client() { return client_.get(); }
 
