@@ -335,12 +335,13 @@ TEST_P(SyncerTest, FirstSnapshotIsTheFirstL0FileCopiedOnTheReplica) {
   ASSERT_TRUE(rep.SyncUntilCaughtUp().ok());
   ASSERT_EQ(rep.syncer().Position(), 1u);
   ASSERT_TRUE(rep.MaybeSnapshot(false).ok());
-  const int puts_before = mem->puts.load();
+  const int puts_before = mem->puts.load(), gets_before = mem->gets.load();
   auto n = rep.uploader().UploadPending(rep.syncer().Position());
   ASSERT_TRUE(n.ok()) << n.status().message();
   EXPECT_EQ(*n, 2);  // the L0 file and the snapshot
   EXPECT_EQ(mem->copies.load(), 1);
   EXPECT_EQ(mem->puts.load() - puts_before, 1);  // only the L0 file's bytes
+  EXPECT_EQ(mem->gets.load() - gets_before, 0);  // it put that L0 object itself: no checksum GET
   const std::string l0_key = replica_->Key(0, 1, 1), snap_key = replica_->Key(ltx::kSnapshotLevel, 1, 1);
   auto l0 = mem->GetBytes(l0_key);
   auto snap = mem->GetBytes(snap_key);
@@ -369,6 +370,43 @@ TEST_P(SyncerTest, FirstSnapshotIsTheFirstL0FileCopiedOnTheReplica) {
   EXPECT_EQ(Restored(), AppContent());
   const std::string at1 = Restored(1);
   EXPECT_EQ(at1.substr(0, 4), "300:") << at1.substr(0, 200);
+}
+
+// After a restart between the L0 upload and the snapshot's, the uploader
+// did not put the L0 object itself: it reads that object's checksum first,
+// copies it if it is the local file, and uploads the snapshot otherwise.
+TEST_P(SyncerTest, ASnapshotIsCopiedOnlyFromAnObjectWithItsChecksum) {
+  for (bool corrupt : {false, true}) {
+    SCOPED_TRACE(corrupt ? "remote L0 differs" : "remote L0 is the local file");
+    auto mem = std::make_shared<storage::MemStore>();
+    replica_ = std::make_shared<replica::Replica>(mem, "db", storage::KeyLayout::kS3);
+    RemoveTree(DefaultMetaDir(db_path_)).IgnoreError();
+    ReplicatorOptions ro;
+    ro.syncer = Opts();
+    auto rep = std::make_unique<Replicator>(ro, replica_);
+    Write(corrupt ? 1000 : 1, 40);
+    ASSERT_TRUE(rep->OpenAndReconcile().ok());
+    ASSERT_TRUE(rep->SyncUntilCaughtUp().ok());
+    ASSERT_TRUE(rep->uploader().UploadPending(1).ok());  // the L0 file only
+    ASSERT_TRUE(rep->MaybeSnapshot(false).ok());
+    const std::string l0_key = replica_->Key(0, 1, 1), snap_key = replica_->Key(ltx::kSnapshotLevel, 1, 1);
+    auto local = ReadFileToString(JoinPath(LocalL0Dir(DefaultMetaDir(db_path_)), ltx::FormatFileName(1, 1)));
+    ASSERT_TRUE(local.ok());
+    if (corrupt) mem->Corrupt(l0_key, local->size() - 1);  // its trailer checksum
+    Uploader fresh(db_path_, DefaultMetaDir(db_path_), replica_);
+    ASSERT_TRUE(fresh.Init().ok());
+    const int gets_before = mem->gets.load(), puts_before = mem->puts.load();
+    auto n = fresh.UploadPending(1);
+    ASSERT_TRUE(n.ok()) << n.status().message();
+    EXPECT_EQ(mem->gets.load() - gets_before, 1);
+    EXPECT_EQ(mem->copies.load(), corrupt ? 0 : 1);
+    EXPECT_EQ(mem->puts.load() - puts_before, corrupt ? 1 : 0);
+    auto snap = mem->GetBytes(snap_key);
+    ASSERT_TRUE(snap.ok());
+    EXPECT_TRUE(*snap == *local);
+    ASSERT_TRUE(rep->syncer().Close().ok());
+    rep.reset();
+  }
 }
 
 // A backend whose copy fails (here: an injected error) gets the snapshot's

@@ -116,6 +116,7 @@ Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, cons
       if (tail.size() == 8 && GetBE64(reinterpret_cast<const uint8_t*>(tail.data())) == local_ck) {
         WLOG_INFO("{}: {} was already on the replica (earlier upload); keeping it", db_path_, key);
         catalog_->Add({level, min_txid, max_txid, head.size, mtime, key});
+        if (min_txid == 1) ours_[key] = local_ck;
         return Status::OK();
       }
     }
@@ -126,6 +127,9 @@ Status Uploader::UploadOne(int level, uint64_t min_txid, uint64_t max_txid, cons
   WLOG_DEBUG("{}: uploaded {}", db_path_, key);
   WALSHIP_ASSIGN_OR_RETURN(uint64_t size, FileSize(path));
   catalog_->Add({level, min_txid, max_txid, size, mtime, key});
+  if (min_txid == 1) {
+    if (auto ck = LocalFileChecksum(path); ck.ok()) ours_[key] = *ck;
+  }
   return Status::OK();
 }
 
@@ -145,11 +149,15 @@ bool Uploader::CopyFromLowerLevel(uint64_t min_txid, uint64_t max_txid, const st
   const std::string from = src->key.empty() ? replica_->Key(src->level, min_txid, max_txid) : src->key;
   const std::string to = replica_->Key(ltx::kSnapshotLevel, min_txid, max_txid);
   // Same size and same file checksum (the trailer's CRC-64 over every byte
-  // before it): the object is this file.
-  auto tail = store->GetBytes(from, *size - 8, 8);
-  if (!tail.ok() || tail->size() != 8 || GetBE64(reinterpret_cast<const uint8_t*>(tail->data())) != *local_ck) {
-    WLOG_DEBUG("{}: {} is not the local snapshot's bytes; uploading them", db_path_, from);
-    return false;
+  // before it): the object is this file. Known without asking when this
+  // process put it there.
+  auto known = ours_.find(from);
+  if (known == ours_.end() || known->second != *local_ck) {
+    auto tail = store->GetBytes(from, *size - 8, 8);
+    if (!tail.ok() || tail->size() != 8 || GetBE64(reinterpret_cast<const uint8_t*>(tail->data())) != *local_ck) {
+      WLOG_DEBUG("{}: {} is not the local snapshot's bytes; uploading them", db_path_, from);
+      return false;
+    }
   }
   storage::PutOptions opts;
   opts.no_overwrite = true;

@@ -8,7 +8,8 @@
 // Request cost: Init() loads the catalog (one LIST per level); UploadPending()
 // then issues one PUT per file and no LIST or GET in steady state. A snapshot
 // identical to a lower level's object (the first one, at TXID 1) costs a
-// ranged GET of its checksum and a server-side COPY instead of its bytes. Every
+// server-side COPY instead of its bytes (and a ranged GET of the object's
+// checksum first unless this process uploaded it). Every
 // uploaded file is added to the catalog, which the compactor reads.
 // Local L0 files are kept until the replica has them and, when compaction
 // levels are configured, until level 1 covers them (level 1 reads them
@@ -19,6 +20,7 @@
 // interleave listings and uploads); it is never taken under another lock.
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <cstdint>
 #include <memory>
@@ -84,6 +86,10 @@ class Uploader {
   std::atomic<uint64_t> remote_txid_{0};
   std::atomic<uint64_t> snapshot_txid_{0};
   std::atomic<int64_t> snapshot_time_ms_{0};
+  // Files with MinTXID 1 this process put on the replica (or found there with
+  // the local file's checksum): key -> file checksum. A snapshot copied from
+  // one needs no GET of its checksum. Guarded by op_mu_.
+  std::map<std::string, uint64_t> ours_;
 };
 
 // Reads the trailer's file checksum of an LTX object (its last 8 bytes).
