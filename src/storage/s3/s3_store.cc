@@ -298,7 +298,8 @@ Status S3Store::Copy(const std::string& src, const std::string& dst, const PutOp
   req.method = "PUT";
   req.key = dst;
   req.headers = UploadHeaders(opts);
-  req.headers.emplace_back("x-amz-copy-source", client_->config().bucket + "/" + UriEncode(src, /*encode_slash=*/false));
+  const std::string source = client_->config().bucket + "/" + UriEncode(src, /*encode_slash=*/false);
+  req.headers.emplace_back("x-amz-copy-source", source);
   req.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
   if (opts.no_overwrite) req.headers.emplace_back("If-None-Match", "*");
   WALSHIP_ASSIGN_OR_RETURN(Response resp, client_->Call(req, what));
