@@ -330,4 +330,13 @@ Status FaultProxy::Control(const std::string& what, const std::string& body) {
 Status FaultProxy::AddRule(const std::string& json) { return Control("rules", json); }
 Status FaultProxy::Clear() { return Control("clear", ""); }
 
+Result<size_t> PendingMultipartUploads(S3Client& client) {
+  Request list;
+  list.method = "GET";
+  list.query = {{"uploads", ""}};
+  WALSHIP_ASSIGN_OR_RETURN(Response resp, client.Call(list, "list multipart uploads"));
+  WALSHIP_ASSIGN_OR_RETURN(auto xml, ParseXml(resp.body));
+  return xml->Children("Upload").size();
+}
+
 }  // namespace walship::storage::s3

@@ -85,4 +85,8 @@ class FaultProxy {
   int stdin_fd_ = -1;
 };
 
+// The bucket's unfinished multipart uploads (ListMultipartUploads), for tests
+// that check a failed upload or copy was aborted.
+Result<size_t> PendingMultipartUploads(S3Client& client);
+
 }  // namespace walship::storage::s3

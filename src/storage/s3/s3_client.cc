@@ -172,6 +172,8 @@ Status TranslateError(std::string_view what, int curl_code, const char* curl_det
   std::string msg = w + ": " + std::to_string(http_status);
   if (!code.empty()) msg += " " + code;
   if (!message.empty()) msg += ": " + message;
+  // The server has no such operation (s3rver's UploadPartCopy): no retry helps.
+  if (http_status == 501 || code == "NotImplemented") return Unimplemented(msg);
   if (http_status >= 500 || http_status == 408 || http_status == 429 || code == "SlowDown" ||
       code == "RequestTimeout" || code == "InternalError" || code == "ServiceUnavailable" ||
       code == "ConditionalRequestConflict" || code == "OperationAborted" || code == "Throttling" ||

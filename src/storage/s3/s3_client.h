@@ -84,6 +84,7 @@ struct Response {
 //     Throttling: kUnavailable, retryable
 //   - 404 -> kNotFound (NoSuchBucket -> kFailedPrecondition)
 //   - 412 -> kAlreadyExists (a conditional write lost)
+//   - 501 / NotImplemented -> kUnimplemented (not retried; callers with another way take it)
 //   - other 4xx: kUnavailable, not retryable, "<what>: 403 AccessDenied: <Message>"
 Status TranslateError(std::string_view what, int curl_code, const char* curl_detail, long http_status,
                       std::string_view body);

@@ -187,6 +187,13 @@ Status S3Store::PutMultipart(const std::string& key, Source* body, uint64_t size
   if ((size + tuning_.part_size - 1) / tuning_.part_size > kMaxParts) {
     return InvalidArgument(what + ": more than 10000 parts; raise part-size");
   }
+  return Multipart(key, opts, what, [&](const std::string& upload_id, PartEtags* etags) {
+    return UploadParts(key, upload_id, body, size, etags);
+  });
+}
+
+Status S3Store::Multipart(const std::string& key, const PutOptions& opts, const std::string& what,
+                          const std::function<Status(const std::string& upload_id, PartEtags* etags)>& parts) {
   Request create;
   create.method = "POST";
   create.key = key;
@@ -197,9 +204,16 @@ Status S3Store::PutMultipart(const std::string& key, Source* body, uint64_t size
   const std::string upload_id = xml->ChildText("UploadId");
   if (upload_id.empty()) return Unavailable(what + ": create: no UploadId in the response", false);
 
-  std::string complete_xml;
-  Status st = UploadParts(key, upload_id, body, size, &complete_xml);
+  PartEtags etags;
+  Status st = parts(upload_id, &etags);
   if (st.ok()) {
+    std::sort(etags.begin(), etags.end());
+    std::string complete_xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
+    for (const auto& [n, etag] : etags) {
+      complete_xml +=
+          "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + XmlEscape(etag) + "</ETag></Part>";
+    }
+    complete_xml += "</CompleteMultipartUpload>";
     Request complete;
     complete.method = "POST";
     complete.key = key;
@@ -219,7 +233,7 @@ Status S3Store::PutMultipart(const std::string& key, Source* body, uint64_t size
 }
 
 Status S3Store::UploadParts(const std::string& key, const std::string& upload_id, Source* body, uint64_t size,
-                            std::string* complete_xml) {
+                            PartEtags* etags_out) {
   struct Part {
     int number = 0;
     std::string data;
@@ -228,7 +242,7 @@ Status S3Store::UploadParts(const std::string& key, const std::string& upload_id
     std::thread thread;
   };
   std::deque<std::unique_ptr<Part>> in_flight;
-  std::vector<std::pair<int, std::string>> etags;
+  PartEtags& etags = *etags_out;
   Status first_error;
   auto finish_oldest = [&] {
     std::unique_ptr<Part> p = std::move(in_flight.front());
@@ -269,14 +283,51 @@ Status S3Store::UploadParts(const std::string& key, const std::string& upload_id
     in_flight.push_back(std::move(part));
   }
   while (!in_flight.empty()) finish_oldest();
-  if (!first_error.ok()) return first_error;
-  std::sort(etags.begin(), etags.end());
-  *complete_xml = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
-  for (const auto& [n, etag] : etags) {
-    *complete_xml +=
-        "<Part><PartNumber>" + std::to_string(n) + "</PartNumber><ETag>" + XmlEscape(etag) + "</ETag></Part>";
+  return first_error;
+}
+
+Status S3Store::CopyParts(const std::string& source, const std::string& key, const std::string& upload_id,
+                          uint64_t size, PartEtags* etags) {
+  // Parts of copy_part_size (more if 10000 would not cover the object),
+  // `concurrency` at a time; the server moves the bytes.
+  const uint64_t part = std::max<uint64_t>(tuning_.copy_part_size, (size + kMaxParts - 1) / kMaxParts);
+  const int count = int((size + part - 1) / part);
+  for (int first = 1; first <= count; first += tuning_.concurrency) {
+    const int last = std::min(count, first + tuning_.concurrency - 1);
+    std::vector<Status> status(size_t(last - first + 1));
+    std::vector<std::string> etag(status.size());
+    std::vector<std::thread> threads;
+    for (int n = first; n <= last; n++) {
+      threads.emplace_back([&, n] {
+        const size_t i = size_t(n - first);
+        const uint64_t from = uint64_t(n - 1) * part, to = std::min(size, from + part) - 1;
+        const std::string what = What("COPY", key) + " part " + std::to_string(n);
+        Request req;
+        req.method = "PUT";
+        req.key = key;
+        req.query = {{"partNumber", std::to_string(n)}, {"uploadId", upload_id}};
+        req.headers = {{"x-amz-copy-source", source},
+                       {"x-amz-copy-source-range", "bytes=" + std::to_string(from) + "-" + std::to_string(to)}};
+        auto resp = client_->Call(req, what);
+        if (!resp.ok()) {
+          status[i] = resp.status();
+          return;
+        }
+        auto xml = ParseResponse(what, resp->body);  // <CopyPartResult>, or an <Error> inside a 200
+        if (!xml.ok() || (*xml)->name == "Error") {
+          status[i] = xml.ok() ? ErrorIn200(what, resp->body) : xml.status();
+          return;
+        }
+        etag[i] = (*xml)->ChildText("ETag");
+        if (etag[i].empty()) status[i] = Unavailable(what + ": no ETag in the response", false);
+      });
+    }
+    for (auto& t : threads) t.join();
+    for (size_t i = 0; i < status.size(); i++) {
+      WALSHIP_RETURN_IF_ERROR(status[i]);
+      etags->emplace_back(first + int(i), etag[i]);
+    }
   }
-  *complete_xml += "</CompleteMultipartUpload>";
   return Status::OK();
 }
 
@@ -294,11 +345,19 @@ Status S3Store::Copy(const std::string& src, const std::string& dst, const PutOp
       if (head.status().code() != Code::kNotFound) return head.status();
     }
   }
+  const std::string source = client_->config().bucket + "/" + UriEncode(src, /*encode_slash=*/false);
+  // Its size decides between one CopyObject and a multipart copy (and a
+  // missing source is kNotFound before anything is created).
+  WALSHIP_ASSIGN_OR_RETURN(ObjectInfo info, Head(src));
+  if (info.size > tuning_.max_single_copy) {
+    return Multipart(dst, opts, what + " (multipart)", [&](const std::string& upload_id, PartEtags* etags) {
+      return CopyParts(source, dst, upload_id, info.size, etags);
+    });
+  }
   Request req;
   req.method = "PUT";
   req.key = dst;
   req.headers = UploadHeaders(opts);
-  const std::string source = client_->config().bucket + "/" + UriEncode(src, /*encode_slash=*/false);
   req.headers.emplace_back("x-amz-copy-source", source);
   req.headers.emplace_back("x-amz-metadata-directive", "REPLACE");
   if (opts.no_overwrite) req.headers.emplace_back("If-None-Match", "*");

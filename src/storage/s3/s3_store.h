@@ -28,10 +28,13 @@
 // Thread-safe.
 
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "storage/object_store.h"
 #include "storage/s3/options.h"
@@ -53,6 +56,10 @@ class S3Store final : public ObjectStore {
     // ranged GET of an empty object with Content-Length 1 and no body, and
     // the read then waits for its keep-alive timeout (5 s) before failing.
     bool head_before_get = false;
+    // Copy: one CopyObject up to this size (S3's limit is 5 GiB), else a
+    // multipart copy (UploadPartCopy) in parts of copy_part_size.
+    uint64_t max_single_copy = uint64_t{5} << 30;
+    uint64_t copy_part_size = uint64_t{512} << 20;
   };
 
   S3Store(std::shared_ptr<S3Client> client, Tuning tuning);
@@ -66,9 +73,10 @@ class S3Store final : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::vector<ObjectInfo>> List(const std::string& prefix, const std::string& start_after = "") override;
   Status Delete(const std::vector<std::string>& keys) override;
-  // CopyObject within the bucket (metadata replaced: the timestamp is opts').
-  // S3 copies at most 5 GiB this way; above that the server's 400 comes back
-  // and the caller uploads instead.
+  // CopyObject within the bucket (metadata replaced: the timestamp is opts'),
+  // or above max_single_copy a multipart copy, `concurrency` parts at a time
+  // (aborted on failure). A HEAD of the source comes first. A server without
+  // UploadPartCopy (s3rver: 501) fails the copy; the caller uploads instead.
   Status Copy(const std::string& src, const std::string& dst, const PutOptions& opts) override;
 
   S3Client* client() { return client_.get(); }
@@ -78,8 +86,14 @@ class S3Store final : public ObjectStore {
   class ObjectSource;
   Status PutSingle(const std::string& key, Source* body, uint64_t size, const PutOptions& opts);
   Status PutMultipart(const std::string& key, Source* body, uint64_t size, const PutOptions& opts);
+  using PartEtags = std::vector<std::pair<int, std::string>>;
+  // Create, parts(upload_id, etags), complete; abort when parts or complete fail.
+  Status Multipart(const std::string& key, const PutOptions& opts, const std::string& what,
+                   const std::function<Status(const std::string& upload_id, PartEtags* etags)>& parts);
+  Status CopyParts(const std::string& source, const std::string& key, const std::string& upload_id, uint64_t size,
+                   PartEtags* etags);
   Status UploadParts(const std::string& key, const std::string& upload_id, Source* body, uint64_t size,
-                     std::string* complete_xml);
+                     PartEtags* etags);
   std::vector<Header> UploadHeaders(const PutOptions& opts) const;
   Status DeleteBatch(const std::vector<std::string>& keys);
 

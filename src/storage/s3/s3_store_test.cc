@@ -120,15 +120,43 @@ TEST_F(S3StoreOnMoto, FailedMultipartUploadIsAborted) {
   FailingSource body(65536 * 3 + 10);
   Status s = store->Put("mp/obj", &body, 65536 * 5, PutOptions{});
   EXPECT_EQ(s.code(), Code::kIOError) << s.ToString();
-  Request list;
-  list.method = "GET";
-  list.query = {{"uploads", ""}};
-  auto resp = client_->Call(list, "list uploads");
-  ASSERT_TRUE(resp.ok()) << resp.status().ToString();
-  auto xml = ParseXml(resp->body);
-  ASSERT_TRUE(xml.ok());
-  EXPECT_TRUE((*xml)->Children("Upload").empty()) << resp->body;
+  auto pending = PendingMultipartUploads(*client_);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_EQ(*pending, 0u);
   EXPECT_EQ(store->Head("mp/obj").status().code(), Code::kNotFound);
+}
+
+// Above max_single_copy a copy is multipart (UploadPartCopy): three parts
+// here, the last one short. Same bytes, the new timestamp, nothing pending.
+TEST_F(S3StoreOnMoto, ALargeCopyIsMultipartAndIdentical) {
+  S3Store::Tuning t;
+  t.max_single_copy = 6 << 20;
+  t.copy_part_size = 5 << 20;
+  t.concurrency = 2;
+  auto store = Store(t);
+  std::string data((12 << 20) + 17, '\0');
+  for (size_t i = 0; i < data.size(); i++) data[i] = char((i * 2654435761u) >> 13);
+  ASSERT_TRUE(store->PutBytes("big/src.ltx", data).ok());
+  PutOptions opts;
+  opts.timestamp_ms = 1'700'000'000'250;
+  Status s = store->Copy("big/src.ltx", "big/dst.ltx", opts);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto got = store->GetBytes("big/dst.ltx");
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(*got == data);
+  Request head;
+  head.method = "HEAD";
+  head.key = "big/dst.ltx";
+  auto resp = client_->Call(head, "head");
+  ASSERT_TRUE(resp.ok());
+  EXPECT_NE(resp->Get("etag").find("-3"), std::string::npos) << resp->Get("etag");  // a 3-part object
+  auto info = store->Head("big/dst.ltx");
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->mtime_ms, opts.timestamp_ms);
+  auto pending = PendingMultipartUploads(*client_);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  EXPECT_EQ(*pending, 0u);
+  EXPECT_EQ(store->Copy("big/src.ltx", "big/dst.ltx", opts).code(), Code::kAlreadyExists);
 }
 
 TEST_F(S3StoreOnMoto, ReadsSpanManyChunksAndStopAtTheRequestedEnd) {
@@ -157,6 +185,21 @@ TEST_F(S3StoreOnS3rver, UnknownKeyIsANonRetryableAuthError) {
   EXPECT_FALSE(s.retryable());
   EXPECT_NE(s.message().find("403 InvalidAccessKeyId"), std::string::npos) << s.ToString();
   EXPECT_EQ(s.message().find("not-the-secret"), std::string::npos);
+}
+
+// s3rver has no UploadPartCopy (501 NotImplemented): the copy fails as
+// kUnimplemented, not retried, so the caller uploads at once.
+TEST_F(S3StoreOnS3rver, AMultipartCopyTheServerLacksIsUnimplemented) {
+  S3Store::Tuning t;
+  t.max_single_copy = 1;
+  t.copy_part_size = 5 << 20;
+  t.check_before_put = true;
+  auto store = Store(t);
+  ASSERT_TRUE(store->PutBytes("big/src.ltx", std::string(100, 'x')).ok());
+  Status s = store->Copy("big/src.ltx", "big/dst.ltx", PutOptions{});
+  EXPECT_EQ(s.code(), Code::kUnimplemented) << s.ToString();
+  EXPECT_FALSE(s.retryable());
+  EXPECT_EQ(store->Head("big/dst.ltx").status().code(), Code::kNotFound);
 }
 
 TEST_F(S3StoreOnS3rver, OneByteRangesAreExactDespiteTheServer) {

@@ -90,6 +90,8 @@ TEST(TranslateError, MapsStatusAndS3Codes) {
       {403, "AccessDenied", Code::kUnavailable, false},
       {403, "SignatureDoesNotMatch", Code::kUnavailable, false},
       {400, "InvalidArgument", Code::kUnavailable, false},
+      {501, "NotImplemented", Code::kUnimplemented, false},
+      {501, "", Code::kUnimplemented, false},
   };
   for (const Case& c : cases) {
     Status s = TranslateError("s3 PUT db/0000/x.ltx", 0, nullptr, c.status, c.code.empty() ? "" : ErrBody(c.code));
