@@ -30,9 +30,9 @@ inline int ExitCodeFor(const Status& s) {
     case Code::kIOError:
     case Code::kNoSpace: return kExitIO;
     case Code::kUnavailable:
+    case Code::kUnimplemented:  // the storage lacks an operation (an S3 server's 501)
     case Code::kBusy: return kExitUnavailable;
     case Code::kCancelled:
-    case Code::kUnimplemented:
     case Code::kInternal: return kExitFailure;
   }
   return kExitFailure;
