@@ -8,8 +8,9 @@
 // Request cost: Init() loads the catalog (one LIST per level); UploadPending()
 // then issues one PUT per file and no LIST or GET in steady state. A snapshot
 // identical to a lower level's object (the first one, at TXID 1) costs a
-// server-side COPY instead of its bytes (and a ranged GET of the object's
-// checksum first unless this process uploaded it). Every
+// server-side copy instead of its bytes (on S3 a HEAD of the source and a
+// COPY; and a ranged GET of the object's checksum first unless this process
+// uploaded it). Every
 // uploaded file is added to the catalog, which the compactor reads.
 // Local L0 files are kept until the replica has them and, when compaction
 // levels are configured, until level 1 covers them (level 1 reads them
