@@ -1,12 +1,10 @@
 #include "replica/replica.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <mutex>
-#include <thread>
 
 #include "base/file.h"
+#include "base/parallel.h"
 #include "ltx/format.h"
 
 namespace walship::replica {
@@ -130,26 +128,13 @@ Status Replica::ResolveCreatedTimes(std::vector<LtxFileInfo>* files, int64_t fro
   size_t done = 0;
   while (done < todo.size()) {
     const size_t end = std::min(todo.size(), done + batch);
-    std::atomic<size_t> next{done};
-    std::mutex mu;
-    Status first;
-    auto worker = [&] {
-      while (true) {
-        size_t i = next++;
-        if (i >= end) return;
-        auto head = store_->Head(todo[i]->key);
-        if (!head.ok()) {
-          std::lock_guard lk(mu);
-          if (first.ok()) first = head.status().WithContext("head " + todo[i]->key);
-          return;
-        }
-        todo[i]->created_ms = head->mtime_ms;
-      }
-    };
-    std::vector<std::thread> threads;
-    for (size_t t = 0; t < end - done; t++) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
-    WALSHIP_RETURN_IF_ERROR(first);
+    WALSHIP_RETURN_IF_ERROR(ParallelFor(end - done, int(batch), [&](size_t k) {
+      LtxFileInfo* f = todo[done + k];
+      auto head = store_->Head(f->key);
+      if (!head.ok()) return head.status().WithContext("head " + f->key);
+      f->created_ms = head->mtime_ms;
+      return Status::OK();
+    }));
     for (size_t i = done; i < end; i++) {
       if (todo[i]->created_ms <= from_ms) continue;
       // Captured after from_ms: so is every file after it, unasked.

@@ -23,6 +23,7 @@
 #include "base/file.h"
 #include "base/io.h"
 #include "base/log.h"
+#include "base/parallel.h"
 #include "ltx/decoder.h"
 #include "ltx/format.h"
 #include "restore/restore.h"
@@ -307,34 +308,6 @@ class LimitSource final : public Source {
   Source* inner_;
   uint64_t left_;
 };
-
-// Runs fn(i) for i in [0, n) on up to `threads` threads; first error wins
-// and stops the others from starting new items.
-Status ParallelFor(size_t n, int threads, const std::function<Status(size_t)>& fn) {
-  std::atomic<size_t> next{0};
-  std::mutex mu;
-  Status first;
-  std::atomic<bool> stop{false};
-  auto work = [&] {
-    for (;;) {
-      if (stop.load()) return;
-      size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      Status s = fn(i);
-      if (!s.ok()) {
-        std::lock_guard<std::mutex> l(mu);
-        if (first.ok()) first = s;
-        stop = true;
-      }
-    }
-  };
-  const size_t k = std::min<size_t>(n, size_t(std::max(threads, 1)));
-  std::vector<std::thread> ts;
-  for (size_t i = 1; i < k; i++) ts.emplace_back(work);
-  work();
-  for (auto& t : ts) t.join();
-  return first;
-}
 
 // Reads a whole Source into out.
 Status ReadAll(Source* src, std::string* out, uint64_t expect) {

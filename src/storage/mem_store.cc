@@ -31,13 +31,13 @@ Status MemStore::Put(const std::string& key, Source* body, uint64_t size, const 
   }
   const int64_t mtime = opts.timestamp_ms != 0 ? opts.timestamp_ms : NowMs();
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = objs_.find(key);
-  if (it != objs_.end()) {
-    if (opts.no_overwrite) return AlreadyExists("mem put " + key + ": object already exists");
-    it->second = Obj{std::move(data), mtime};
-  } else {
-    objs_.emplace(key, Obj{std::move(data), mtime});
-  }
+  return InsertLocked(key, Obj{std::move(data), mtime}, opts.no_overwrite, "mem put " + key);
+}
+
+Status MemStore::InsertLocked(const std::string& key, Obj obj, bool no_overwrite, const std::string& what) {
+  auto [it, inserted] = objs_.try_emplace(key);
+  if (!inserted && no_overwrite) return AlreadyExists(what + ": object already exists");
+  it->second = std::move(obj);
   return Status::OK();
 }
 
@@ -86,14 +86,7 @@ Status MemStore::Copy(const std::string& src, const std::string& dst, const PutO
   auto from = objs_.find(src);
   if (from == objs_.end()) return NotFound("mem copy " + src + " to " + dst + ": no such object");
   Obj copy{from->second.data, opts.timestamp_ms != 0 ? opts.timestamp_ms : NowMs()};
-  auto to = objs_.find(dst);
-  if (to != objs_.end()) {
-    if (opts.no_overwrite) return AlreadyExists("mem copy " + src + " to " + dst + ": object already exists");
-    to->second = std::move(copy);
-  } else {
-    objs_.emplace(dst, std::move(copy));
-  }
-  return Status::OK();
+  return InsertLocked(dst, std::move(copy), opts.no_overwrite, "mem copy " + src + " to " + dst);
 }
 
 Status MemStore::Delete(const std::vector<std::string>& keys) {

@@ -36,6 +36,9 @@ class MemStore final : public ObjectStore {
     std::string data;
     int64_t mtime_ms;
   };
+  // Stores obj at key (mu_ held): kAlreadyExists ("<what>: object already
+  // exists") if the key is taken and overwriting is not allowed.
+  Status InsertLocked(const std::string& key, Obj obj, bool no_overwrite, const std::string& what);
   mutable std::mutex mu_;
   std::map<std::string, Obj> objs_;
 };

@@ -13,6 +13,7 @@
 #include <deque>
 #include <thread>
 
+#include "base/parallel.h"
 #include "base/timefmt.h"
 #include "storage/s3/credentials.h"
 #include "storage/s3/crypto.h"
@@ -291,44 +292,25 @@ Status S3Store::CopyParts(const std::string& source, const std::string& key, con
   // Parts of copy_part_size (more if 10000 would not cover the object),
   // `concurrency` at a time; the server moves the bytes.
   const uint64_t part = std::max<uint64_t>(tuning_.copy_part_size, (size + kMaxParts - 1) / kMaxParts);
-  const int count = int((size + part - 1) / part);
-  for (int first = 1; first <= count; first += tuning_.concurrency) {
-    const int last = std::min(count, first + tuning_.concurrency - 1);
-    std::vector<Status> status(size_t(last - first + 1));
-    std::vector<std::string> etag(status.size());
-    std::vector<std::thread> threads;
-    for (int n = first; n <= last; n++) {
-      threads.emplace_back([&, n] {
-        const size_t i = size_t(n - first);
-        const uint64_t from = uint64_t(n - 1) * part, to = std::min(size, from + part) - 1;
-        const std::string what = What("COPY", key) + " part " + std::to_string(n);
-        Request req;
-        req.method = "PUT";
-        req.key = key;
-        req.query = {{"partNumber", std::to_string(n)}, {"uploadId", upload_id}};
-        req.headers = {{"x-amz-copy-source", source},
-                       {"x-amz-copy-source-range", "bytes=" + std::to_string(from) + "-" + std::to_string(to)}};
-        auto resp = client_->Call(req, what);
-        if (!resp.ok()) {
-          status[i] = resp.status();
-          return;
-        }
-        auto xml = ParseResponse(what, resp->body);  // <CopyPartResult>, or an <Error> inside a 200
-        if (!xml.ok() || (*xml)->name == "Error") {
-          status[i] = xml.ok() ? ErrorIn200(what, resp->body) : xml.status();
-          return;
-        }
-        etag[i] = (*xml)->ChildText("ETag");
-        if (etag[i].empty()) status[i] = Unavailable(what + ": no ETag in the response", false);
-      });
-    }
-    for (auto& t : threads) t.join();
-    for (size_t i = 0; i < status.size(); i++) {
-      WALSHIP_RETURN_IF_ERROR(status[i]);
-      etags->emplace_back(first + int(i), etag[i]);
-    }
-  }
-  return Status::OK();
+  const size_t count = size_t((size + part - 1) / part);
+  etags->resize(count);
+  return ParallelFor(count, tuning_.concurrency, [&](size_t i) -> Status {
+    const int n = int(i) + 1;
+    const uint64_t from = i * part, to = std::min(size, from + part) - 1;
+    const std::string what = What("COPY", key) + " part " + std::to_string(n);
+    Request req;
+    req.method = "PUT";
+    req.key = key;
+    req.query = {{"partNumber", std::to_string(n)}, {"uploadId", upload_id}};
+    req.headers = {{"x-amz-copy-source", source},
+                   {"x-amz-copy-source-range", "bytes=" + std::to_string(from) + "-" + std::to_string(to)}};
+    WALSHIP_ASSIGN_OR_RETURN(Response resp, client_->Call(req, what));
+    WALSHIP_RETURN_IF_ERROR(ErrorIn200(what, resp.body));  // <CopyPartResult>, or an <Error> inside a 200
+    WALSHIP_ASSIGN_OR_RETURN(auto xml, ParseResponse(what, resp.body));
+    (*etags)[i] = {n, xml->ChildText("ETag")};
+    if ((*etags)[i].second.empty()) return Unavailable(what + ": no ETag in the response", false);
+    return Status::OK();
+  });
 }
 
 Status S3Store::Copy(const std::string& src, const std::string& dst, const PutOptions& opts) {
