@@ -115,7 +115,7 @@ constexpr KeySpec kTopKeys[] = {
     {"verify-compaction", KeyKind::kIgnored, kNotYet},
     {"heartbeat-url", KeyKind::kIgnored, kNotYet},
     {"heartbeat-interval", KeyKind::kIgnored, kNotYet},
-    {"exec", KeyKind::kIgnored, kNotYet},
+    {"exec"},
     {"mcp-addr", KeyKind::kIgnored, kNotYet},
 };
 
@@ -530,6 +530,7 @@ Status ParseGlobals(ParseState* st, const Section& top, Config* cfg) {
       top.ReadDuration("shutdown-sync-timeout", Bound::kNonNegative, &cfg->shutdown_sync_timeout_ms));
   WALSHIP_RETURN_IF_ERROR(
       top.ReadDuration("shutdown-sync-interval", Bound::kPositive, &cfg->shutdown_sync_interval_ms));
+  WALSHIP_RETURN_IF_ERROR(top.ReadString("exec", &cfg->exec));
   YAML::Node ret = top.Get("retention");
   if (ret && !ret.IsNull()) {
     if (!ret.IsMap()) return top.Fail("retention", "want a mapping with enabled:");

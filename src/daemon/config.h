@@ -96,6 +96,9 @@ struct Config {
   // file; the CLI's -log-level overrides both).
   std::string log_level = "info";
   std::string log_type = "text";  // "text", "json" or "pretty"
+  // The command `replicate` runs as its child (`exec:`; -exec overrides), as
+  // written: split into words by daemon::SplitShellWords. "" = none.
+  std::string exec;
 
   // Keys that were recognised but are not implemented by walship yet, one
   // human-readable line each (no secret values). The caller logs them.

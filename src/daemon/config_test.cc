@@ -87,6 +87,7 @@ TEST(Config, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(c.shutdown_sync_interval_ms, 500);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.log_type, "text");
+  EXPECT_EQ(c.exec, "");
   EXPECT_TRUE(c.warnings.empty());
   EXPECT_TRUE(MustParse("# only a comment\n").dbs.empty());
 }
@@ -135,6 +136,7 @@ retention:
   enabled: false
 shutdown-sync-timeout: 0s
 shutdown-sync-interval: 250ms
+exec: "myapp serve --port 8080"
 logging:
   level: DEBUG
   type: json
@@ -178,6 +180,7 @@ dbs:
   EXPECT_EQ(c.shutdown_sync_interval_ms, 250);
   EXPECT_EQ(c.log_level, "debug");
   EXPECT_EQ(c.log_type, "json");
+  EXPECT_EQ(c.exec, "myapp serve --port 8080");
   ASSERT_EQ(c.dbs.size(), 1u);
   const DbConfig& db = c.dbs[0];
   EXPECT_EQ(db.path, "/data/app.db");
@@ -616,7 +619,6 @@ TEST(ConfigKeys, KnownButUnimplementedKeysWarn) {
   Config c = MustParse(R"(addr: ":9090"
 socket:
   enabled: true
-exec: myapp serve
 mcp-addr: ":3001"
 heartbeat-url: https://hc.example/ping
 heartbeat-interval: 5m
@@ -638,18 +640,17 @@ dbs:
   std::vector<std::string> want = {
       "config /etc/walship.yml: addr (line 1): not implemented by walship yet; ignored",
       "config /etc/walship.yml: socket (line 2): not implemented",
-      "exec (line 4)",
-      "mcp-addr (line 5)",
-      "heartbeat-url (line 6)",
-      "heartbeat-interval (line 7)",
-      "validation (line 8)",
-      "verify-compaction (line 9)",
-      "validation-interval (line 10)",
-      "password (line 11): only used by gs/abs/sftp/webdav/nats/oss replicas",
-      "logging.stderr (line 13)",
-      "dbs[0] (/data/app.db): recursive (line 16): only used in directory mode",
-      "dbs[0] (/data/app.db): watch (line 17)",
-      "dbs[0] (/data/app.db): replica.name (line 19): deprecated; ignored",
+      "mcp-addr (line 4)",
+      "heartbeat-url (line 5)",
+      "heartbeat-interval (line 6)",
+      "validation (line 7)",
+      "verify-compaction (line 8)",
+      "validation-interval (line 9)",
+      "password (line 10): only used by gs/abs/sftp/webdav/nats/oss replicas",
+      "logging.stderr (line 12)",
+      "dbs[0] (/data/app.db): recursive (line 15): only used in directory mode",
+      "dbs[0] (/data/app.db): watch (line 16)",
+      "dbs[0] (/data/app.db): replica.name (line 18): deprecated; ignored",
   };
   ASSERT_EQ(c.warnings.size(), want.size());
   for (size_t i = 0; i < want.size(); i++) {

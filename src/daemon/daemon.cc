@@ -6,8 +6,12 @@
 #include <memory>
 #include <thread>
 
+#include "base/file.h"
 #include "base/log.h"
+#include "daemon/exec.h"
+#include "ltx/format.h"
 #include "replica/replica.h"
+#include "restore/restore.h"
 #include "storage/retry/retrying_store.h"
 #include "storage/s3/options.h"
 #include "storage/url.h"
@@ -34,6 +38,7 @@ Result<DbJob> JobFromConfig(const Config& cfg, const DbConfig& db) {
   o.compact.retention_enabled = cfg.retention_enabled;
   o.shutdown_sync_timeout_ms = cfg.shutdown_sync_timeout_ms;
   o.shutdown_sync_interval_ms = cfg.shutdown_sync_interval_ms;
+  j.restore_if_db_not_exists = db.restore_if_db_not_exists;
   if (db.replica.type == "s3") {
     auto s3 = S3OptionsFromConfig(db.replica);
     if (!s3.ok()) return s3.status().WithContext("database " + db.path + ": replica");
@@ -63,6 +68,7 @@ void BlockStopSignals() {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGCHLD);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
@@ -125,29 +131,36 @@ Result<std::shared_ptr<replica::Replica>> OpenReplicaUrlWithRetries(const std::s
   return WithRetries(std::move(r));
 }
 
+Result<bool> RestoreIfMissing(const DbJob& job, const std::function<void(uint64_t, uint64_t)>& progress) {
+  const std::string& db = job.opts.syncer.db_path;
+  if (FileExists(db)) return false;
+  const std::string what = "restore-if-db-not-exists: " + db;
+  auto replica = OpenJobReplica(job);
+  if (!replica.ok()) return replica.status().WithContext(what);
+  restore::RestoreOptions o;
+  o.output = db;
+  o.integrity = restore::IntegrityCheck::kQuick;
+  o.progress = progress;
+  auto plan = restore::PlanRestore(**replica, o.point);
+  if (!plan.ok()) {
+    if (plan.status().code() != Code::kNotFound) return plan.status().WithContext(what);
+    WLOG_WARN("{}: no backup in {} ({}): starting without one", db, (*replica)->Describe(), plan.status().message());
+    return false;
+  }
+  WLOG_INFO("{}: the database does not exist: restoring it from {} at TXID {} ({} files)", db, (*replica)->Describe(),
+            ltx::FormatTxid(plan->txid), plan->files.size());
+  auto res = restore::ApplyPlan(**replica, *plan, o);
+  if (!res.ok()) return res.status().WithContext(what);
+  WLOG_INFO("{}: restored at TXID {} ({} pages of {} bytes; quick_check ok)", db, ltx::FormatTxid(plan->txid),
+            res->pages, res->page_size);
+  return true;
+}
+
 namespace {
 
-}  // namespace
-
-Status RunForeground(std::vector<DbJob> jobs) {
-  WALSHIP_ASSIGN_OR_RETURN(auto reps, MakeReplicators(jobs));
-  // Open every database now so that a second replicate on the same database
-  // refuses to start; a missing database or an unreachable replica is only
-  // logged: the monitor keeps trying.
-  for (auto& r : reps) {
-    Status s = r->OpenAndReconcile();
-    if (s.code() == Code::kAlreadyExists || s.code() == Code::kInvalidArgument) return s;
-    // A missing database is reported by the monitor, which waits for it.
-    if (!s.ok() && s.code() != Code::kNotFound) WLOG_WARN("{}: {} (will retry)", r->db_path(), s.message());
-  }
-  for (auto& r : reps) r->Start();
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  int sig = 0;
-  sigwait(&set, &sig);
-  WLOG_INFO("received signal {}: final sync and upload", sig == SIGINT ? "SIGINT" : "SIGTERM");
+// Stops every replicator (each one's final sync and upload, in parallel).
+// Returns the first failure, with its database's path.
+Status StopAll(std::vector<std::unique_ptr<replicate::Replicator>>& reps) {
   Status first;
   std::vector<std::thread> stoppers;
   std::vector<Status> results(reps.size());
@@ -163,6 +176,71 @@ Status RunForeground(std::vector<DbJob> jobs) {
   }
   if (first.ok()) WLOG_INFO("stopped cleanly");
   return first;
+}
+
+const char* SignalName(int sig) { return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal"; }
+
+// Waits (sigwait) until a stop signal arrives, or with a child, until it
+// exits (stop signals are forwarded to it meanwhile). Returns the child's
+// failure, if it is one.
+Status WaitForStop(ChildProcess* child, const std::string& command) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGCHLD);
+  int forwarded = 0;
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&set, &sig) != 0) continue;
+    if (sig == SIGCHLD) {
+      if (!child) continue;
+      std::optional<ChildExit> e = child->Poll();
+      if (!e) continue;
+      WLOG_INFO("exec: {} {}: final sync and upload", command, e->Describe());
+      // As Litestream: after a forwarded signal, dying of a signal is the
+      // expected end; a non-zero exit code is still a failure.
+      if (e->ok() || (forwarded != 0 && e->signaled)) return Status::OK();
+      return Internal("exec: " + command + " " + e->Describe());
+    }
+    if (!child) {
+      WLOG_INFO("received {}: final sync and upload", SignalName(sig));
+      return Status::OK();
+    }
+    WLOG_INFO("received {}: forwarding it to {} (pid {}) and waiting for it to exit", SignalName(sig), command,
+              child->pid());
+    child->Signal(sig);
+    forwarded = sig;
+  }
+}
+
+}  // namespace
+
+Status RunForeground(std::vector<DbJob> jobs, const std::vector<std::string>& exec_argv) {
+  WALSHIP_ASSIGN_OR_RETURN(auto reps, MakeReplicators(jobs));
+  // Open every database now so that a second replicate on the same database
+  // refuses to start; a missing database or an unreachable replica is only
+  // logged: the monitor keeps trying.
+  for (auto& r : reps) {
+    Status s = r->OpenAndReconcile();
+    if (s.code() == Code::kAlreadyExists || s.code() == Code::kInvalidArgument) return s;
+    // A missing database is reported by the monitor, which waits for it.
+    if (!s.ok() && s.code() != Code::kNotFound) WLOG_WARN("{}: {} (will retry)", r->db_path(), s.message());
+  }
+  for (auto& r : reps) r->Start();
+  std::optional<ChildProcess> child;
+  if (!exec_argv.empty()) {
+    auto c = ChildProcess::Spawn(exec_argv);
+    if (!c.ok()) {
+      StopAll(reps).IgnoreError();  // logged there
+      return c.status();
+    }
+    child.emplace(std::move(c).value());
+    WLOG_INFO("exec: started {} (pid {})", exec_argv[0], child->pid());
+  }
+  Status child_status = WaitForStop(child ? &*child : nullptr, exec_argv.empty() ? "" : exec_argv[0]);
+  Status stopped = StopAll(reps);
+  return child_status.ok() ? stopped : child_status;
 }
 
 Status RunOnce(std::vector<DbJob> jobs, bool force_snapshot, bool enforce_retention) {

@@ -242,7 +242,13 @@ void Replicator::MonitorLoop(std::stop_token st) {
     }
     if (wait > 0 && !WaitFor(st, wait)) break;
   }
-  // Final sync: everything committed so far goes into a local L0 file.
+  // Final sync: everything committed so far goes into a local L0 file. A
+  // database created since the last try (an -exec app that made it and
+  // exited) is opened first, so that its commits are not left behind.
+  if (!syncer_.is_open() && FileExists(db_path())) {
+    Status o = OpenAndReconcile();
+    if (!o.ok()) WLOG_ERROR("{}: final sync: {}", db_path(), o.message());
+  }
   if (syncer_.is_open()) {
     Status s = SyncUntilCaughtUp();
     if (!s.ok()) WLOG_ERROR("{}: final sync: {}", db_path(), s.message());
