@@ -10,6 +10,9 @@ int CmdRestore(std::vector<std::string> args);
 int CmdLtx(std::vector<std::string> args);
 int CmdVersion(std::vector<std::string> args);
 int CmdVerify(std::vector<std::string> args);
+int CmdDatabases(std::vector<std::string> args);
+int CmdStatus(std::vector<std::string> args);
+int CmdReset(std::vector<std::string> args);
 
 // Prints "walship: <message>" to stderr and returns the exit code for s.
 }  // namespace walship::cli

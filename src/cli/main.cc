@@ -20,6 +20,9 @@ Commands:
   restore     rebuild a database from a replica, at the latest point, a TXID or a timestamp
   ltx         list the LTX files of a replica
   verify      check a replica's TXID chain and every file's checksum, and report the restorable window
+  databases   list the config's databases and their replicas
+  status      show each database's local replication state (offline)
+  reset       remove a database's local replication state (the next replicate starts from the replica)
   version     print the version
 
 Run 'walship <command> -h' for a command's flags. Flags take one or two dashes (-config, --config).
@@ -38,6 +41,9 @@ int Main(int argc, char** argv) {
   if (cmd == "restore") return walship::cli::CmdRestore(args);
   if (cmd == "ltx" || cmd == "wal") return walship::cli::CmdLtx(args);
   if (cmd == "verify") return walship::cli::CmdVerify(args);
+  if (cmd == "databases") return walship::cli::CmdDatabases(args);
+  if (cmd == "status") return walship::cli::CmdStatus(args);
+  if (cmd == "reset") return walship::cli::CmdReset(args);
   if (cmd == "version" || cmd == "-version" || cmd == "--version") return walship::cli::CmdVersion(args);
   std::fprintf(stderr, "walship: unknown command \"%s\"\n\n%s", cmd.c_str(), kUsage);
   return walship::cli::kExitUsage;

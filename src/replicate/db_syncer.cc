@@ -20,6 +20,20 @@ std::string DefaultMetaDir(const std::string& db_path) {
 }
 std::string LocalL0Dir(const std::string& meta_dir) { return JoinPath(meta_dir, "ltx/0"); }
 std::string LocalSnapshotDir(const std::string& meta_dir) { return JoinPath(meta_dir, "walship-snapshots"); }
+std::string LockPath(const std::string& meta_dir) { return JoinPath(meta_dir, "walship.lock"); }
+std::string PendingPath(const std::string& meta_dir) { return JoinPath(meta_dir, "walship-pending"); }
+
+std::vector<uint64_t> LocalL0Txids(const std::string& dir) {
+  std::vector<uint64_t> out;
+  auto names = ListDir(dir);
+  if (!names.ok()) return out;
+  for (const auto& n : *names) {
+    uint64_t mn, mx;
+    if (ltx::ParseFileName(n, &mn, &mx) && mn == mx) out.push_back(mx);
+  }
+  std::sort(out.rbegin(), out.rend());
+  return out;
+}
 
 namespace {
 
@@ -33,19 +47,6 @@ void RemoveStrayTemps(const std::string& dir) {
       RemoveFile(JoinPath(dir, n)).IgnoreError();
     }
   }
-}
-
-// Newest-first list of local L0 txids.
-std::vector<uint64_t> LocalL0Txids(const std::string& dir) {
-  std::vector<uint64_t> out;
-  auto names = ListDir(dir);
-  if (!names.ok()) return out;
-  for (const auto& n : *names) {
-    uint64_t mn, mx;
-    if (ltx::ParseFileName(n, &mn, &mx) && mn == mx) out.push_back(mx);
-  }
-  std::sort(out.rbegin(), out.rend());
-  return out;
 }
 
 Result<ltx::Header> DecodeWholeFile(const std::string& path) {
@@ -68,7 +69,7 @@ Status DbSyncer::Open() {
   WALSHIP_RETURN_IF_ERROR(MakeDirs(LocalL0Dir(opts_.meta_dir)));
   WALSHIP_RETURN_IF_ERROR(MakeDirs(LocalSnapshotDir(opts_.meta_dir)));
 
-  std::string lock_path = JoinPath(opts_.meta_dir, "walship.lock");
+  std::string lock_path = LockPath(opts_.meta_dir);
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("open", lock_path, errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -86,7 +87,7 @@ Status DbSyncer::Open() {
   RemoveStrayTemps(LocalSnapshotDir(opts_.meta_dir));
   // What a previous run captured but did not cut is gone with it: the cursor
   // restarts at the position (the newest local L0 file).
-  auto pending = File::OpenWrite(JoinPath(opts_.meta_dir, "walship-pending"), /*truncate=*/true);
+  auto pending = File::OpenWrite(PendingPath(opts_.meta_dir), /*truncate=*/true);
   if (!pending.ok()) {
     Close().IgnoreError();
     return pending.status().WithContext("open " + opts_.db_path);

@@ -79,6 +79,13 @@ struct SyncerOptions {
 std::string DefaultMetaDir(const std::string& db_path);
 std::string LocalL0Dir(const std::string& meta_dir);
 std::string LocalSnapshotDir(const std::string& meta_dir);
+// The lock a replicator holds (flock, exclusive) while it runs, and the file
+// it captures WAL frames into between cuts.
+std::string LockPath(const std::string& meta_dir);
+std::string PendingPath(const std::string& meta_dir);
+// TXIDs of the local L0 files in `dir` (names MIN-MAX.ltx with MIN = MAX),
+// newest first.
+std::vector<uint64_t> LocalL0Txids(const std::string& dir);
 
 struct SyncResult {
   bool wrote = false;          // a new L0 file was written
