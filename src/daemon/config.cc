@@ -433,6 +433,10 @@ Result<DbConfig> ParseDb(ParseState* st, const YAML::Node& node, size_t index, c
   WALSHIP_RETURN_IF_ERROR(s.ReadInt("handoff-frames", Bound::kNonNegative, &db.handoff_frames));
   WALSHIP_RETURN_IF_ERROR(s.ReadInt("truncate-page-n", Bound::kAny, &db.truncate_page_n));
   if (db.truncate_page_n == 0) db.truncate_page_n = DbConfig().truncate_page_n;
+  if (const YAML::Node n = s.Get("truncate-page-n"); n && !n.IsNull()) {
+    st->warnings.push_back(st->source + ": " + where + ": truncate-page-n (line " + std::to_string(n.Mark().line + 1) +
+                           "): the emergency TRUNCATE checkpoint is not implemented by walship yet; ignored");
+  }
   WALSHIP_RETURN_IF_ERROR(s.ReadInt("max-sync-wal-bytes", Bound::kNonNegative, &db.max_sync_wal_bytes));
   WALSHIP_RETURN_IF_ERROR(s.ReadBool("restore-if-db-not-exists", &db.restore_if_db_not_exists));
   WALSHIP_RETURN_IF_ERROR(ReadSnapshotSection(st, s, where, nullptr, nullptr, snapshot));
