@@ -11,6 +11,7 @@
 #include "daemon/exec.h"
 #include "ltx/format.h"
 #include "replica/replica.h"
+#include "replicate/local_state.h"
 #include "restore/restore.h"
 #include "storage/retry/retrying_store.h"
 #include "storage/s3/options.h"
@@ -153,6 +154,10 @@ Result<bool> RestoreIfMissing(const DbJob& job, const std::function<void(uint64_
   if (!res.ok()) return res.status().WithContext(what);
   WLOG_INFO("{}: restored at TXID {} ({} pages of {} bytes; quick_check ok)", db, ltx::FormatTxid(plan->txid),
             res->pages, res->page_size);
+  // So that the first sync continues the replica instead of uploading the
+  // whole database again (it checks the file is still this state).
+  Status rec = replicate::RecordRestoredState(db, job.opts.syncer.meta_dir, plan->txid);
+  if (!rec.ok()) WLOG_WARN("{}: the next sync will write a full L0 file: {}", db, rec.message());
   return true;
 }
 

@@ -106,6 +106,7 @@ Status DbSyncer::Open() {
     Close().IgnoreError();
     return s.WithContext("open " + opts_.db_path);
   }
+  restored_ = TakeRestoredState(opts_.meta_dir);
   last_checkpoint_ms_ = opts_.clock->MonotonicMs();
   open_ = true;
   return Status::OK();
@@ -252,6 +253,26 @@ Result<DbSyncer::Decision> DbSyncer::Verify(const File& wal, const wal::Header& 
   if (txid_ == 0) return Decision{wal::kHeaderSize, true, "no position: initial snapshot"};
   if (force_full_) return Decision{wal::kHeaderSize, true, full_reason_};
   const bool same_generation = hdr.salt1 == cur_salt1_ && hdr.salt2 == cur_salt2_;
+  if (restored_) {
+    const RestoredState r = *restored_;
+    restored_.reset();
+    if (!same_generation && r.txid == txid_) {
+      // A restore wrote the database at our position, and its file still has
+      // exactly those bytes (size and CRC-64, read now, under our read
+      // transaction): the state at txid_ is the file, and everything since is
+      // in this WAL. A checkpoint can copy frames into the file meanwhile, but
+      // only frames of this generation (our read mark keeps it from
+      // restarting), which we capture from its start. Any difference: full L0.
+      auto now = DbFileState();
+      if (now.ok() && now->size == r.size && now->crc == r.crc) {
+        WLOG_INFO("{}: the database is the state restored at {}: continuing with incremental L0 files",
+                  opts_.db_path, ltx::FormatTxid(txid_));
+        return Decision{wal::kHeaderSize, false, ""};
+      }
+      WLOG_INFO("{}: the database changed since it was restored at {}: writing a full L0", opts_.db_path,
+                ltx::FormatTxid(txid_));
+    }
+  }
   if (!same_generation) {
     // One restart increments salt-1 by exactly one.
     if (hdr.salt1 == cur_salt1_ + 1) {
@@ -320,6 +341,18 @@ Status DbSyncer::ReadDbPage(uint32_t pgno, uint8_t* buf) {
   }
   if (rc != SQLITE_OK) return sqlite::FromRc(rc, nullptr, "read " + opts_.db_path + " page " + std::to_string(pgno));
   return Status::OK();
+}
+
+Result<RestoredState> DbSyncer::DbFileState() {
+  sqlite3_int64 size = 0;
+  int rc = db_file_->pMethods->xFileSize(db_file_, &size);
+  if (rc != SQLITE_OK) return sqlite::FromRc(rc, nullptr, "size of " + opts_.db_path);
+  // Through SQLite's handle, never a descriptor of our own (see StateOf).
+  return StateOf(uint64_t(size), [&](void* buf, size_t n, uint64_t off) -> Status {
+    int r = db_file_->pMethods->xRead(db_file_, buf, int(n), sqlite3_int64(off));
+    if (r != SQLITE_OK) return sqlite::FromRc(r, nullptr, "read " + opts_.db_path);
+    return Status::OK();
+  });
 }
 
 Result<uint32_t> DbSyncer::DbFilePageCount() {

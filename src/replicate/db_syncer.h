@@ -43,6 +43,7 @@
 #include "base/status.h"
 #include "ltx/encoder.h"
 #include "ltx/format.h"
+#include "replicate/local_state.h"
 #include "sqlite/sqlite.h"
 #include "wal/wal_reader.h"
 
@@ -199,6 +200,7 @@ class DbSyncer {
   Result<PageMap> ScanWal(const File& wal, uint64_t from, uint64_t limit, bool bounded);
   Result<PageMap> ScanFrom(wal::Reader& r, uint64_t from, uint64_t limit, bool bounded);
   Status ReadDbPage(uint32_t pgno, uint8_t* buf);
+  Result<RestoredState> DbFileState();  // size and CRC-64 of the database file
   Result<uint32_t> DbFilePageCount();
   // Pages from `src` (page data at map offset + skip) or, if absent, from the
   // database file. If wal_check is set, the WAL must still be in the
@@ -259,6 +261,8 @@ class DbSyncer {
   // captured every frame of the old generation under the barrier.
   bool expect_restart_ = false;
   bool force_full_ = false;   // the next file holds every page
+  // What a restore recorded (TakeRestoredState at Open), for the first Verify.
+  std::optional<RestoredState> restored_;
   std::string full_reason_ = "local state reset";
   bool caught_up_ = false;    // the last sync read every committed frame
   bool handoff_enabled_ = true;

@@ -2,6 +2,7 @@
 // Writes come from a connection in this process (deterministic); the
 // end-to-end tests in tests/e2e use a writer in a separate process.
 #include "replicate/db_syncer.h"
+#include "replicate/local_state.h"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -654,6 +655,92 @@ TEST_P(SyncerTest, AGrowingWalIsRestartedUnderTheBarrierInsteadOfHandedOff) {
   EXPECT_FALSE(r.snapshot) << r.reason;
   EXPECT_EQ(Restored(), AppContent());
 }
+
+// restore-if-db-not-exists: the server is gone (database, WAL and local
+// state); the database is restored from the replica and its state recorded
+// (as daemon::RestoreIfMissing does), and the app reopens it.
+class RestoredSyncerTest : public SyncerTest {
+ protected:
+  uint64_t BuildReplicaThenVanishAndRestore() {
+    OpenSyncer();
+    Write(1, 60, 300);
+    Sync();
+    Write(100, 5);
+    Sync();
+    const uint64_t at = syncer_->Position();
+    syncer_.reset();
+    uploader_.reset();
+    EXPECT_TRUE(app_.Close().ok());
+    for (const char* suffix : {"", "-wal", "-shm"}) EXPECT_TRUE(RemoveFile(db_path_ + suffix).ok());
+    EXPECT_TRUE(RemoveTree(DefaultMetaDir(db_path_)).ok());
+    restore::RestoreOptions o;
+    o.output = db_path_;
+    auto plan = restore::PlanRestore(*replica_, o.point);
+    EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+    if (!plan.ok()) return 0;
+    auto res = restore::ApplyPlan(*replica_, *plan, o);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    EXPECT_EQ(plan->txid, at);
+    EXPECT_TRUE(RecordRestoredState(db_path_, "", plan->txid).ok());
+    auto app = sqlite::Db::Open(db_path_, SQLITE_OPEN_READWRITE);
+    EXPECT_TRUE(app.ok());
+    if (app.ok()) app_ = std::move(app).value();
+    return at;
+  }
+  // As Replicator::OpenAndReconcile: the local position becomes the replica's.
+  void OpenAndReconcile() {
+    OpenSyncer();
+    const uint64_t remote = uploader_->remote_txid();
+    ASSERT_GT(remote, syncer_->Position());
+    auto l0 = uploader_->FetchRemoteL0(remote);
+    ASSERT_TRUE(l0.ok()) << l0.status().ToString();
+    ASSERT_TRUE(syncer_->ReconcileWithReplica(remote, *l0).ok());
+  }
+  std::string RecordPath() { return JoinPath(DefaultMetaDir(db_path_), "walship-restored.json"); }
+};
+
+TEST_P(RestoredSyncerTest, ARestoredDatabaseContinuesTheReplicaWithIncrementalFiles) {
+  const uint64_t at = BuildReplicaThenVanishAndRestore();
+  ASSERT_TRUE(FileExists(RecordPath()));
+  Write(200, 3);  // the app writes before walship starts: in the WAL
+  OpenAndReconcile();
+  EXPECT_FALSE(FileExists(RecordPath())) << "the record is good for one start";
+  EXPECT_EQ(syncer_->Position(), at);
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.wrote);
+  EXPECT_FALSE(r.snapshot) << r.reason;
+  EXPECT_EQ(r.txid, at + 1);
+  EXPECT_EQ(Restored(), AppContent());
+  Write(300, 2);
+  EXPECT_FALSE(Sync().snapshot);
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(RestoredSyncerTest, ADatabaseChangedSinceItsRestoreIsWrittenWhole) {
+  BuildReplicaThenVanishAndRestore();
+  Write(200, 3);
+  // The app's checkpoint copies its frames into the file and empties the
+  // WAL: the file is no longer the restored state.
+  ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  OpenAndReconcile();
+  SyncResult r = Sync();
+  EXPECT_TRUE(r.snapshot) << "a changed file must be written whole";
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+TEST_P(RestoredSyncerTest, ACheckpointAfterWalshipOpenedItNeverLosesACommit) {
+  BuildReplicaThenVanishAndRestore();
+  OpenAndReconcile();
+  // Between walship's open and its first sync the app commits and
+  // checkpoints: whatever the first sync decides, the replica must have it.
+  Write(200, 30, 500);
+  ASSERT_TRUE(app_.Exec("PRAGMA wal_checkpoint(PASSIVE)").ok());
+  Write(300, 2);
+  Sync();
+  EXPECT_EQ(Restored(), AppContent());
+}
+
+INSTANTIATE_TEST_SUITE_P(PageSizes, RestoredSyncerTest, ::testing::Values(512u, 4096u, 65536u));
 
 TEST(ReplicatorWaiting, AMissingDatabaseCostsNoReplicaRequests) {
   auto mem = std::make_shared<storage::MemStore>();

@@ -4,9 +4,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <vector>
 
+#include "base/crc64.h"
 #include "base/file.h"
 #include "ltx/format.h"
 #include "replicate/db_syncer.h"
@@ -18,6 +23,8 @@ namespace {
 std::string MetaOrDefault(const std::string& db_path, const std::string& meta_dir) {
   return meta_dir.empty() ? DefaultMetaDir(db_path) : meta_dir;
 }
+
+std::string RestoredPath(const std::string& meta) { return JoinPath(meta, "walship-restored.json"); }
 
 // An fd holding the lock file's flock (closing it releases the lock).
 struct LockFd {
@@ -78,7 +85,9 @@ Status ResetLocalState(const std::string& db_path, const std::string& meta_dir, 
     if (!names.ok()) continue;  // no such directory: nothing there
     for (const auto& n : *names) removed->push_back(JoinPath(dir, n));
   }
-  if (FileExists(PendingPath(meta))) removed->push_back(PendingPath(meta));
+  for (const std::string& f : {PendingPath(meta), RestoredPath(meta)}) {
+    if (FileExists(f)) removed->push_back(f);
+  }
   std::sort(removed->begin(), removed->end());
   if (dry_run) return Status::OK();
   for (const auto& p : *removed) WALSHIP_RETURN_IF_ERROR(RemoveFile(p));
@@ -86,6 +95,53 @@ Status ResetLocalState(const std::string& db_path, const std::string& meta_dir, 
     if (FileExists(dir)) WALSHIP_RETURN_IF_ERROR(FsyncDir(dir));
   }
   return FsyncDir(meta);
+}
+
+Result<RestoredState> StateOf(uint64_t size, const std::function<Status(void*, size_t, uint64_t)>& read) {
+  RestoredState st;
+  st.size = size;
+  Crc64 crc;
+  std::vector<uint8_t> buf(1 << 20);
+  for (uint64_t off = 0; off < size;) {
+    const size_t n = size_t(std::min<uint64_t>(buf.size(), size - off));
+    WALSHIP_RETURN_IF_ERROR(read(buf.data(), n, off));
+    crc.Update(buf.data(), n);
+    off += n;
+  }
+  st.crc = crc.Sum();
+  return st;
+}
+
+Status RecordRestoredState(const std::string& db_path, const std::string& meta_dir, uint64_t txid) {
+  const std::string meta = MetaOrDefault(db_path, meta_dir);
+  WALSHIP_ASSIGN_OR_RETURN(File f, File::OpenRead(db_path));
+  WALSHIP_ASSIGN_OR_RETURN(uint64_t size, f.Size());
+  WALSHIP_ASSIGN_OR_RETURN(RestoredState st,
+                           StateOf(size, [&](void* buf, size_t n, uint64_t off) { return f.PReadFull(buf, n, off); }));
+  WALSHIP_RETURN_IF_ERROR(MakeDirs(meta));
+  nlohmann::json j = {{"version", 1},
+                      {"txid", ltx::FormatTxid(txid)},
+                      {"size", st.size},
+                      {"crc64", ltx::FormatChecksum(st.crc)}};
+  return WriteFileAtomic(RestoredPath(meta), j.dump());
+}
+
+std::optional<RestoredState> TakeRestoredState(const std::string& meta_dir) {
+  const std::string path = RestoredPath(meta_dir);
+  auto text = ReadFileToString(path);
+  if (!text.ok()) return std::nullopt;
+  RemoveFile(path).IgnoreError();
+  auto j = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || j.value("version", 0) != 1 || !j["size"].is_number_unsigned() ||
+      !j["txid"].is_string() || !j["crc64"].is_string()) {
+    return std::nullopt;
+  }
+  auto txid = ltx::ParseTxid(j["txid"].get<std::string>());
+  const std::string crc = j["crc64"].get<std::string>();
+  char* end = nullptr;
+  const uint64_t crc_value = std::strtoull(crc.c_str(), &end, 16);
+  if (!txid.ok() || *txid == 0 || crc.size() != 16 || end != crc.c_str() + crc.size()) return std::nullopt;
+  return RestoredState{*txid, j["size"].get<uint64_t>(), crc_value};
 }
 
 }  // namespace walship::replicate

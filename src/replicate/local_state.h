@@ -5,6 +5,8 @@
 // the replicator's lock). No replica is contacted.
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,5 +37,32 @@ Result<LocalStatus> ReadLocalStatus(const std::string& db_path, const std::strin
 // Never touches the database, its WAL or the replica.
 Status ResetLocalState(const std::string& db_path, const std::string& meta_dir, bool dry_run,
                        std::vector<std::string>* removed);
+
+// The state a restore left (restore-if-db-not-exists): the database file as
+// restored at `txid`, identified by its size and CRC-64. The first sync after
+// it uses this to continue the replica with incremental L0 files instead of a
+// full one (DbSyncer::Verify): only if the file still has exactly these bytes
+// (then every change since is in the WAL), never on a guess.
+struct RestoredState {
+  uint64_t txid = 0;
+  uint64_t size = 0;
+  uint64_t crc = 0;
+};
+
+// Size and CRC-64 of `size` bytes read with `read(buf, n, offset)` in 1 MiB
+// steps. (DbSyncer reads through SQLite's own file handle: opening and closing
+// another descriptor of the database would drop every POSIX lock this process
+// holds on it, SQLite's included.)
+Result<RestoredState> StateOf(uint64_t size, const std::function<Status(void*, size_t, uint64_t)>& read);
+
+// Records db_path's current size and CRC-64 as the state restored at txid,
+// in the meta directory (created if needed; written atomically). Opens the
+// database with a descriptor of its own: call it while no SQLite connection
+// of this process has the database open.
+Status RecordRestoredState(const std::string& db_path, const std::string& meta_dir, uint64_t txid);
+
+// Reads and removes the record (it is good for one start only). nullopt if
+// there is none, or it is unreadable (then it is removed too).
+std::optional<RestoredState> TakeRestoredState(const std::string& meta_dir);
 
 }  // namespace walship::replicate

@@ -7,21 +7,23 @@ must find its data).
   1. config `exec:` + per-DB `restore-if-db-not-exists: true`, database and
      local state deleted: walship restores it, then starts the app; the app
      sees every row, adds one and exits 0; walship does its final sync and
-     exits 0; a restore of the replica has the app's row.
+     exits 0, continuing the replica with incremental L0 files (the restored
+     file is not uploaded again); a restore of the replica has the app's row.
   2. -exec app that exits 3: walship exits 1 naming the code, after its final
      sync (the app's row is in the replica).
   3. SIGTERM to walship: forwarded to the app, which commits a row in its
      handler and exits 0; walship waits for it, syncs that row, exits 0.
   4. -restore-if-db-not-exists with an empty replica: no restore, the app
      creates the database, walship replicates it.
-  5. a corrupt replica: exit 4, the app never starts, nothing at the
-     database path, no replica file changed.
+  5. a corrupt replica (a byte flipped in the largest file the restore
+     reads): exit 4, the app never starts, nothing at the database path, no
+     replica file changed.
   6. bad uses: -once with -exec, a shell operator, an unknown command: exit 2.
   7. an existing database is not restored over.
 Label: integration. Usage: exec_restore_test.py --walship BIN
 Prints "N passed, M failed" last; exit 0 only if all passed.
 """
-import argparse, glob, hashlib, os, shutil, signal, sqlite3, subprocess, sys, tempfile, time
+import argparse, glob, hashlib, json, os, shutil, signal, sqlite3, subprocess, sys, tempfile, time
 
 TIMEOUT_S = 120
 
@@ -145,6 +147,10 @@ def main():
         res.check("1: exit 0 when the app exits 0", r.returncode == 0, "exit %d\n%s" % (r.returncode, r.stderr[-3000:]))
         res.check("1: log says it restored before starting", "restoring it from" in r.stderr and
                   r.stderr.find("restoring it from") < r.stderr.find("exec: started"), r.stderr[-3000:])
+        res.check("1: the first sync continues the replica (no full L0 of the restored database)",
+                  "continuing with incremental L0 files" in r.stderr and "wrote full L0" not in r.stderr,
+                  r.stderr[-3000:])
+        res.check("1: no error logged", " error " not in r.stderr, r.stderr[-3000:])
         res.check("1: the app saw the 50 restored rows", open(seen).read() == "50" if os.path.exists(seen) else False)
         vals, err = rows_of(walship, rep, tmp, "r1.db")
         res.check("1: the replica has the restored rows and the app's row after the final sync",
@@ -195,8 +201,10 @@ def main():
         # ---- 5. a corrupt replica stops everything ----
         rep5 = os.path.join(tmp, "replica5")
         shutil.copytree(rep, rep5)
-        biggest = max((os.path.join(r_, f) for r_, _, fs in os.walk(rep5) for f in fs if f.endswith(".ltx")),
-                      key=os.path.getsize)
+        # The largest file the restore will read (files outside its plan may be corrupt unnoticed).
+        r = run([walship, "restore", "-dry-run", "-json", "-o", os.path.join(tmp, "plan.db"), rep5])
+        plan = json.loads(r.stdout)["files"]
+        biggest = os.path.join(rep5, max(plan, key=lambda f: f["size"])["key"])
         with open(biggest, "r+b") as f:
             f.seek(os.path.getsize(biggest) // 2)
             b = f.read(1)
