@@ -44,6 +44,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SUPPORT = os.path.join(HERE, "..", "support")
 sys.path.insert(0, SUPPORT)
 import dbcheck  # noqa: E402
+from checks import Results  # noqa: E402
 import litestream_vfs as lvfs  # noqa: E402
 import s3server  # noqa: E402
 
@@ -64,27 +65,6 @@ S3_TIMESTAMP_META = "litestream-timestamp"
 
 class Interrupted(BaseException):
     """SIGTERM/SIGINT/SIGHUP: unwind so every child is stopped."""
-
-
-class Results:
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = 0
-
-    def check(self, name, ok, detail=""):
-        if ok:
-            self.passed += 1
-            print("PASS %s" % name, flush=True)
-        else:
-            self.failed += 1
-            print("FAIL %s%s" % (name, (": " + detail) if detail else ""),
-                  flush=True)
-        return ok
-
-    def summary(self):
-        print("%d passed, %d failed" % (self.passed, self.failed), flush=True)
-        return 0 if self.failed == 0 and self.passed > 0 else 1
 
 
 def now_ms():
