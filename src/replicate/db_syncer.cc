@@ -72,8 +72,14 @@ Status DbSyncer::Open() {
   std::string lock_path = LockPath(opts_.meta_dir);
   int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoStatus("open", lock_path, errno);
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+  // `walship status` holds a shared lock for an instant: a few tries before
+  // concluding that another replicator runs.
+  for (int tries = 1; ::flock(fd, LOCK_EX | LOCK_NB) != 0; tries++) {
     int err = errno;
+    if (err == EWOULDBLOCK && tries < 10) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      continue;
+    }
     ::close(fd);
     if (err == EWOULDBLOCK) {
       return AlreadyExists("another walship replicate is already running for " + opts_.db_path + " (lock " +

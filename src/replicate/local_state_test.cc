@@ -2,11 +2,16 @@
 // database (what `walship status` and `walship reset` run).
 #include "replicate/local_state.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "base/file.h"
 #include "ltx/format.h"
@@ -124,6 +129,25 @@ TEST_F(LocalStateTest, ResetIsRefusedWhileAReplicatorRunsAndRemovesOnlyLocalStat
   // (no replica in this test), and the status follows.
   SyncTo(1);
   EXPECT_EQ(Local().local_txid, 1u);
+}
+
+TEST_F(LocalStateTest, AStatusLookDoesNotMakeAStartingReplicatorGiveUp) {
+  CreateDb();
+  ASSERT_TRUE(MakeDirs(meta_).ok());
+  // What ReadLocalStatus does for an instant: a shared lock on the lock file.
+  int fd = ::open(LockPath(meta_).c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_SH | LOCK_NB), 0);
+  std::thread release([fd] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ::close(fd);
+  });
+  SyncerOptions o;
+  o.db_path = db_;
+  DbSyncer s(o);
+  Status opened = s.Open();
+  release.join();
+  EXPECT_TRUE(opened.ok()) << opened.ToString();
 }
 
 TEST_F(LocalStateTest, ResetWithoutLocalStateRemovesNothing) {
