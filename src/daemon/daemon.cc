@@ -194,7 +194,7 @@ Status WaitForStop(ChildProcess* child, const std::string& command) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGCHLD);
-  int forwarded = 0;
+  bool forwarded = false;
   for (;;) {
     int sig = 0;
     if (sigwait(&set, &sig) != 0) continue;
@@ -205,7 +205,7 @@ Status WaitForStop(ChildProcess* child, const std::string& command) {
       WLOG_INFO("exec: {} {}: final sync and upload", command, e->Describe());
       // As Litestream: after a forwarded signal, dying of a signal is the
       // expected end; a non-zero exit code is still a failure.
-      if (e->ok() || (forwarded != 0 && e->signaled)) return Status::OK();
+      if (e->ok() || (forwarded && e->signaled)) return Status::OK();
       return Internal("exec: " + command + " " + e->Describe());
     }
     if (!child) {
@@ -215,7 +215,7 @@ Status WaitForStop(ChildProcess* child, const std::string& command) {
     WLOG_INFO("received {}: forwarding it to {} (pid {}) and waiting for it to exit", SignalName(sig), command,
               child->pid());
     child->Signal(sig);
-    forwarded = sig;
+    forwarded = true;
   }
 }
 

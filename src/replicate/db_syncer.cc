@@ -349,12 +349,17 @@ Status DbSyncer::ReadDbPage(uint32_t pgno, uint8_t* buf) {
   return Status::OK();
 }
 
-Result<RestoredState> DbSyncer::DbFileState() {
+Result<uint64_t> DbSyncer::DbFileSize() {
   sqlite3_int64 size = 0;
   int rc = db_file_->pMethods->xFileSize(db_file_, &size);
   if (rc != SQLITE_OK) return sqlite::FromRc(rc, nullptr, "size of " + opts_.db_path);
+  return uint64_t(size);
+}
+
+Result<RestoredState> DbSyncer::DbFileState() {
+  WALSHIP_ASSIGN_OR_RETURN(uint64_t size, DbFileSize());
   // Through SQLite's handle, never a descriptor of our own (see StateOf).
-  return StateOf(uint64_t(size), [&](void* buf, size_t n, uint64_t off) -> Status {
+  return StateOf(size, [&](void* buf, size_t n, uint64_t off) -> Status {
     int r = db_file_->pMethods->xRead(db_file_, buf, int(n), sqlite3_int64(off));
     if (r != SQLITE_OK) return sqlite::FromRc(r, nullptr, "read " + opts_.db_path);
     return Status::OK();
@@ -362,10 +367,8 @@ Result<RestoredState> DbSyncer::DbFileState() {
 }
 
 Result<uint32_t> DbSyncer::DbFilePageCount() {
-  sqlite3_int64 size = 0;
-  int rc = db_file_->pMethods->xFileSize(db_file_, &size);
-  if (rc != SQLITE_OK) return sqlite::FromRc(rc, nullptr, "size of " + opts_.db_path);
-  return uint32_t(uint64_t(size) / page_size_);
+  WALSHIP_ASSIGN_OR_RETURN(uint64_t size, DbFileSize());
+  return uint32_t(size / page_size_);
 }
 
 namespace {

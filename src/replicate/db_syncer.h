@@ -200,6 +200,7 @@ class DbSyncer {
   Result<PageMap> ScanWal(const File& wal, uint64_t from, uint64_t limit, bool bounded);
   Result<PageMap> ScanFrom(wal::Reader& r, uint64_t from, uint64_t limit, bool bounded);
   Status ReadDbPage(uint32_t pgno, uint8_t* buf);
+  Result<uint64_t> DbFileSize();  // through SQLite's handle
   Result<RestoredState> DbFileState();  // size and CRC-64 of the database file
   Result<uint32_t> DbFilePageCount();
   // Pages from `src` (page data at map offset + skip) or, if absent, from the
